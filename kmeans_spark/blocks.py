@@ -1,0 +1,366 @@
+"""Resident blocks on Spark: load the input once into executor-local numpy files, then run
+every pass of the fit as one small job over an RDD of block handles.
+
+The data path, and why:
+
+* **Load job** (one pass over the input): each partition's feature rows arrive as Arrow
+  batches (``mapInArrow``, no per-row Python), become one contiguous ``(n, d)`` block,
+  are validated (non-finite values, dimensions, weights), written once to the executor's
+  local directory, and summarised in a tiny :class:`BlockHandle`. The same pass draws each
+  partition's weighted sample for the first k-means|| centre (or for random init), so
+  seeding spends no pass on it.
+* The RDD of handles is cached. A cached partition lives in the block manager of the
+  executor that computed it, so every later task on that partition is scheduled where its
+  file is, and opens it with ``mmap`` (see :mod:`kmeans_spark.blockstore`).
+* **Each pass is exactly one Spark job**: ``mapPartitions`` over the handles, results
+  merged with ``treeReduce`` (no shuffle for few partitions, no accumulators, so a retried
+  task is never counted twice).
+* A task whose file is missing (its executor was lost, or it ran elsewhere after the
+  locality wait) reports the partition instead of failing; :meth:`ResidentBlocks.run`
+  rebuilds the blocks from the input and repeats the pass. If an executor dies, its cached
+  handles are recomputed from the input by Spark's lineage, which writes fresh files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import logging
+import math
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import pyarrow as pa
+from pyspark import StorageLevel, TaskContext
+from pyspark.rdd import RDD
+from pyspark.sql import DataFrame
+from pyspark.sql.pandas.types import from_arrow_schema
+
+from kmeans_spark import blockstore, kernels
+from kmeans_spark.arrow import list_column_to_matrix
+from kmeans_spark.dataset import FEATURES, WEIGHT
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: Partitions that one task found missing, and its result (None for an empty block).
+TaskResult = tuple[tuple[int, ...], Any]
+
+#: The handle row the load job returns for each partition (Arrow side; Spark's is derived).
+LOAD_ARROW_SCHEMA = pa.schema(
+    [
+        ("partition", pa.int32()),
+        ("generation", pa.int32()),
+        ("x_path", pa.string()),
+        ("w_path", pa.string()),
+        ("rows", pa.int64()),
+        ("dim", pa.int32()),
+        ("dim_mismatch", pa.int64()),
+        ("weight_sum", pa.float64()),
+        ("bad_rows", pa.int64()),
+        ("bad_row_index", pa.int64()),
+        ("bad_row", pa.list_(pa.float64())),
+        ("bad_weights", pa.int64()),
+        ("bad_weight", pa.float64()),
+        ("zero_rows", pa.int64()),
+        ("sample_keys", pa.list_(pa.float64())),
+        ("sample_points", pa.list_(pa.float64())),
+        ("host", pa.string()),
+    ]
+)
+
+#: Retries of a pass after rebuilding blocks, before giving up.
+MAX_REBUILDS = 3
+
+
+@dataclass(frozen=True)
+class BlockHandle:
+    """What the driver knows of one partition's block (small: cached and shipped freely)."""
+
+    partition: int
+    generation: int
+    x_path: str
+    w_path: str
+    rows: int
+    dim: int
+    dim_mismatch: int
+    weight_sum: float
+    bad_rows: int
+    bad_row_index: int
+    bad_row: tuple[float, ...]
+    bad_weights: int
+    bad_weight: float
+    zero_rows: int
+    sample_keys: tuple[float, ...]
+    sample_points: tuple[float, ...]
+    host: str
+
+    @classmethod
+    def from_row(cls, row: Any) -> BlockHandle:
+        d = row.asDict()
+        d["bad_row"] = tuple(d["bad_row"] or ())
+        d["sample_keys"] = tuple(d["sample_keys"] or ())
+        d["sample_points"] = tuple(d["sample_points"] or ())
+        return cls(**d)
+
+    def state_path(self, name: str) -> str:
+        """A per-block state file beside the block (k-means|| distances, for example)."""
+        return self.x_path[: -len("-x.npy")] + f"-{name}.npy"
+
+
+def _load_partition(
+    batches: Iterator[pa.RecordBatch],
+    *,
+    fit_id: str,
+    generation: int,
+    dtype: str,
+    spherical: bool,
+    sample_size: int,
+    seed: int,
+) -> Iterator[pa.RecordBatch]:
+    """mapInArrow body of the load job: one partition in, one handle row out."""
+    partition = TaskContext.get().partitionId()  # type: ignore[union-attr]
+    batch_list = list(batches)
+    table = pa.Table.from_batches(batch_list) if batch_list else pa.table({})
+    if table.num_rows == 0 or FEATURES not in table.column_names:
+        x, dim, mismatch, valid = np.empty((0, 0)), 0, 0, np.ones(0, dtype=bool)
+    else:
+        x, dim, mismatch, valid = list_column_to_matrix(table.column(FEATURES))
+    n = x.shape[0]
+    weighted = WEIGHT in table.column_names
+    w = (
+        table.column(WEIGHT).to_numpy().astype(np.float64)
+        if weighted and n
+        else np.ones(n, dtype=np.float64)
+    )
+    out: dict[str, Any] = {
+        "partition": partition,
+        "generation": generation,
+        "x_path": "",
+        "w_path": "",
+        "rows": n,
+        "dim": dim,
+        "dim_mismatch": mismatch,
+        "weight_sum": 0.0,
+        "bad_rows": 0,
+        "bad_row_index": -1,
+        "bad_row": [],
+        "bad_weights": 0,
+        "bad_weight": 0.0,
+        "zero_rows": 0,
+        "sample_keys": [],
+        "sample_points": [],
+        "host": socket.gethostname(),
+    }
+    if mismatch or n == 0:
+        out["rows"] = table.num_rows
+        yield pa.RecordBatch.from_pylist([out], schema=LOAD_ARROW_SCHEMA)
+        return
+    bad = ~np.isfinite(x).all(axis=1) | ~valid
+    out["bad_rows"] = int(bad.sum())
+    if out["bad_rows"]:
+        first = int(np.argmax(bad))
+        out["bad_row_index"] = first
+        out["bad_row"] = [float(v) for v in x[first, :16]]
+    bad_w = ~np.isfinite(w) | (w < 0)
+    out["bad_weights"] = int(bad_w.sum())
+    if out["bad_weights"]:
+        out["bad_weight"] = float(w[int(np.argmax(bad_w))])
+    if out["bad_rows"] or out["bad_weights"]:
+        yield pa.RecordBatch.from_pylist([out], schema=LOAD_ARROW_SCHEMA)
+        return
+    if spherical:
+        x, zero = kernels.normalize_rows(x)
+        out["zero_rows"] = int(zero.sum())
+    block = np.ascontiguousarray(x, dtype=np.dtype(dtype))
+    out["weight_sum"] = float(w.sum())
+    rng = np.random.default_rng([seed, 0x5EED, partition])
+    keys = kernels.sampling_keys(w, rng)
+    take = np.argsort(-keys, kind="stable")[:sample_size]
+    take = take[np.isfinite(keys[take])]
+    out["sample_keys"] = [float(v) for v in keys[take]]
+    out["sample_points"] = [float(v) for v in x[take].ravel()]
+    x_path = blockstore.block_path(fit_id, generation, partition, "x")
+    blockstore.save_array(x_path, block)
+    out["x_path"] = x_path
+    if weighted:
+        w_path = blockstore.block_path(fit_id, generation, partition, "w")
+        blockstore.save_array(w_path, w)
+        out["w_path"] = w_path
+    _remove_older_generations(fit_id, generation, partition)
+    yield pa.RecordBatch.from_pylist([out], schema=LOAD_ARROW_SCHEMA)
+
+
+def _remove_older_generations(fit_id: str, generation: int, partition: int) -> None:
+    for g in range(generation):
+        pattern = blockstore.block_path(fit_id, g, partition, "*")
+        for path in glob.glob(pattern):
+            blockstore.forget(path)
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+
+def _combine(merge: Callable[[Any, Any], Any]) -> Callable[[TaskResult, TaskResult], TaskResult]:
+    def combine(a: TaskResult, b: TaskResult) -> TaskResult:
+        missing = a[0] + b[0]
+        if a[1] is None:
+            return missing, b[1]
+        if b[1] is None:
+            return missing, a[1]
+        return missing, merge(a[1], b[1])
+
+    return combine
+
+
+def _block_task(
+    fn: Callable[[BlockHandle, np.ndarray, np.ndarray | None], Any],
+    merge: Callable[[Any, Any], Any],
+) -> Callable[[Iterator[BlockHandle]], Iterator[TaskResult]]:
+    def task(handles: Iterator[BlockHandle]) -> Iterator[TaskResult]:
+        missing: list[int] = []
+        result: Any = None
+        for h in handles:  # read the whole (tiny) input: a worker that skips it is not reused
+            if h.rows == 0:
+                continue
+            x = blockstore.open_block(h.x_path)
+            w = blockstore.open_block(h.w_path) if h.w_path else None
+            if x is None or (h.w_path and w is None):
+                missing.append(h.partition)
+                continue
+            r = fn(h, x, w)
+            result = r if result is None else merge(result, r)
+        yield tuple(missing), result
+
+    return task
+
+
+def _cleanup_task(fit_id: str) -> Callable[[Iterator[BlockHandle]], None]:
+    def cleanup(handles: Iterator[BlockHandle]) -> None:
+        for _ in handles:
+            pass
+        blockstore.remove_fit(fit_id)
+
+    return cleanup
+
+
+class ResidentBlocks:
+    """The fit's input as executor-local numpy blocks, and the means to run a pass over them.
+
+    Use as a context manager: files and the cached handles are removed on exit, also when
+    the fit fails.
+    """
+
+    def __init__(
+        self,
+        features: DataFrame,
+        *,
+        dtype: str = "float64",
+        spherical: bool = False,
+        sample_size: int = 1,
+        seed: int = 0,
+    ) -> None:
+        self._features = features
+        self._dtype = dtype
+        self._spherical = spherical
+        self._sample_size = sample_size
+        self._seed = seed
+        self.fit_id = uuid.uuid4().hex
+        self.generation = -1
+        self.handles: list[BlockHandle] = []
+        self.rebuilds = 0
+        self._rdd: RDD[BlockHandle] | None = None
+        self._loaded = False
+
+    def load(self) -> list[BlockHandle]:
+        """Run the load job (one pass over the input) and cache the handles."""
+        self.generation += 1
+        fit_id, generation = self.fit_id, self.generation
+        dtype, spherical = self._dtype, self._spherical
+        sample_size, seed = self._sample_size, self._seed
+
+        def load(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            return _load_partition(
+                batches,
+                fit_id=fit_id,
+                generation=generation,
+                dtype=dtype,
+                spherical=spherical,
+                sample_size=sample_size,
+                seed=seed,
+            )
+
+        if self._rdd is not None:
+            self._rdd.unpersist(blocking=False)
+        loaded = self._features.mapInArrow(load, from_arrow_schema(LOAD_ARROW_SCHEMA))
+        rdd = loaded.rdd.map(BlockHandle.from_row).persist(StorageLevel.MEMORY_ONLY)
+        rdd.setName(f"kmeans_spark blocks {fit_id[:8]} g{generation}")
+        self._rdd = rdd
+        self._loaded = False
+        self.handles = sorted(rdd.collect(), key=lambda h: h.partition)
+        self._loaded = True
+        return self.handles
+
+    def run(
+        self,
+        fn: Callable[[BlockHandle, np.ndarray, np.ndarray | None], T],
+        merge: Callable[[T, T], T],
+    ) -> T:
+        """One pass: ``fn`` on every non-empty block, merged with ``merge``; one Spark job.
+
+        Missing block files trigger a rebuild from the input and a repeat of the pass.
+        """
+        assert self._rdd is not None, "load() first"
+        for attempt in range(MAX_REBUILDS + 1):
+            rdd = self._rdd
+            depth = (
+                1
+                if rdd.getNumPartitions() <= 16
+                else max(2, math.ceil(math.log(rdd.getNumPartitions(), 16)))
+            )
+            missing, result = rdd.mapPartitions(_block_task(fn, merge)).treeReduce(
+                _combine(merge), depth=depth
+            )
+            if not missing:
+                return result
+            if attempt == MAX_REBUILDS:
+                break
+            log.warning(
+                "block files of partitions %s are not where their tasks ran; rebuilding the "
+                "blocks from the input (rebuild %d)",
+                sorted(missing),
+                attempt + 1,
+            )
+            self.rebuilds += 1
+            self.load()
+        raise RuntimeError(
+            f"block files of partitions {sorted(missing)} went missing after {MAX_REBUILDS} "
+            "rebuilds; check that spark.local.dir is on a local disk that is not cleaned "
+            "during the job"
+        )
+
+    def close(self) -> None:
+        """Remove the block files (one job, run where the handles are cached) and uncache."""
+        if self._rdd is None:
+            return
+        try:
+            if self._loaded:  # else the cleanup job would recompute the failed load
+                self._rdd.foreachPartition(_cleanup_task(self.fit_id))
+        except Exception as exc:  # cleanup must never hide the fit's own error
+            log.warning("could not remove block files of fit %s: %s", self.fit_id, exc)
+        finally:
+            blockstore.remove_fit(self.fit_id)
+            with contextlib.suppress(Exception):
+                self._rdd.unpersist(blocking=False)
+            self._rdd = None
+
+    def __enter__(self) -> ResidentBlocks:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,116 @@
+"""The MapReduce Lloyd iteration: blocks -> partial statistics -> driver -> broadcast.
+
+Each iteration is exactly one Spark job over the resident blocks (see
+:mod:`kmeans_spark.blocks`): every block returns per-centre sums, weights, counts, costs and
+its few farthest points; the driver merges them, computes the new centres (reseeding empty
+clusters from those far points, so no extra pass), and broadcasts the centres for the next
+iteration, destroying the previous broadcast.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from pyspark import SparkContext
+
+from kmeans_spark import kernels
+from kmeans_spark.blocks import BlockHandle, ResidentBlocks
+
+log = logging.getLogger(__name__)
+
+#: Far points each block reports, for reseeding empty clusters within the same pass.
+MAX_FAR_POINTS = 32
+
+
+@dataclass
+class LloydResult:
+    centers: np.ndarray
+    cost: float
+    cluster_sizes: list[int]
+    cluster_weights: list[float]
+    num_iter: int
+    converged: bool
+    convergence_reason: str
+    cost_history: list[float] = field(default_factory=list)
+    shift_history: list[float] = field(default_factory=list)
+    iteration_seconds: list[float] = field(default_factory=list)
+    reseeded: int = 0
+
+
+def run_lloyd(
+    blocks: ResidentBlocks,
+    sc: SparkContext,
+    centers: np.ndarray,
+    *,
+    max_iter: int,
+    tol: float,
+    spherical: bool,
+    reseed_empty: bool,
+) -> LloydResult:
+    """Lloyd iterations until every centre moves at most ``tol`` (Spark's rule) or
+    ``max_iter`` iterations have run.
+
+    ``cost_history[i]`` is the cost of iteration ``i``'s assignment to the centres it
+    started from (what MLlib logs); the returned ``cost`` is the objective of the last
+    assignment about the returned centres, exact without another pass.
+    """
+    k = centers.shape[0]
+    n_far = min(k, MAX_FAR_POINTS) if reseed_empty else 0
+    centers = np.asarray(centers, dtype=np.float64)
+    costs: list[float] = []
+    shifts: list[float] = []
+    seconds: list[float] = []
+    reseeded = 0
+    update: kernels.CenterUpdate | None = None
+    converged = False
+    scale = 0.5 if spherical else 1.0  # unit vectors: |x - c|^2 = 2 (1 - cos)
+    for it in range(1, max_iter + 1):
+        t0 = time.perf_counter()
+        bc = sc.broadcast(centers)
+
+        def step(
+            h: BlockHandle, x: np.ndarray, w: np.ndarray | None, bc: object = bc
+        ) -> kernels.PartialStats:
+            return kernels.partial_stats(x, w, bc.value, n_far=n_far)  # type: ignore[attr-defined]
+
+        stats = blocks.run(step, kernels.PartialStats.merge)
+        bc.destroy()
+        update = kernels.update_centers(
+            stats, centers, reseed_empty=reseed_empty, spherical=spherical
+        )
+        shift = kernels.max_center_shift(centers, update.centers, spherical)
+        centers = update.centers
+        reseeded += len(update.reseeded)
+        costs.append(stats.cost * scale)
+        shifts.append(shift)
+        seconds.append(time.perf_counter() - t0)
+        log.info(
+            "iteration %d: cost %.9g, max centre shift %.3g, %.3f s%s",
+            it,
+            costs[-1],
+            shift,
+            seconds[-1],
+            f", reseeded {len(update.reseeded)} empty clusters" if update.reseeded else "",
+        )
+        if update.reseeded:
+            continue  # a reseeded centre has not been tried yet: never stop on it
+        if shift <= tol:
+            converged = True
+            break
+    assert update is not None, "max_iter >= 1"
+    return LloydResult(
+        centers=centers,
+        cost=update.cost,
+        cluster_sizes=[int(c) for c in update.counts],
+        cluster_weights=[float(w) for w in update.weights],
+        num_iter=len(costs),
+        converged=converged,
+        convergence_reason="converged" if converged else "maxIter",
+        cost_history=costs,
+        shift_history=shifts,
+        iteration_seconds=seconds,
+        reseeded=reseeded,
+    )

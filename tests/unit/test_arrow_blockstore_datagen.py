@@ -1,0 +1,62 @@
+"""Arrow conversion, the executor-local block files, and the blob generator (no Spark)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from kmeans_spark import blockstore
+from kmeans_spark.arrow import list_column_to_matrix
+from kmeans_spark.datagen import make_blobs
+
+
+def test_list_column_to_matrix_dense_nulls_and_null_elements() -> None:
+    col = pa.array([[1.0, 2.0], None, [3.0, None]], type=pa.list_(pa.float64()))
+    x, dim, mismatch, valid = list_column_to_matrix(col)
+    assert dim == 2 and mismatch == 0
+    assert valid.tolist() == [True, False, True]
+    np.testing.assert_array_equal(x[0], [1.0, 2.0])
+    assert np.isnan(x[1]).all() and np.isnan(x[2, 1]) and x[2, 0] == 3.0
+
+
+def test_list_column_to_matrix_reports_ragged_rows() -> None:
+    col = pa.array([[1.0, 2.0], [1.0], [1.0, 2.0, 3.0]], type=pa.list_(pa.float64()))
+    _, dim, mismatch, _ = list_column_to_matrix(col)
+    assert (dim, mismatch) == (2, 2)
+
+
+def test_list_column_to_matrix_sliced_and_chunked() -> None:
+    full = pa.array([[float(i), float(-i)] for i in range(10)], type=pa.list_(pa.float64()))
+    chunked = pa.chunked_array([full.slice(2, 3), full.slice(7, 2)])
+    x, _, _, _ = list_column_to_matrix(chunked)
+    np.testing.assert_array_equal(x[:, 0], [2, 3, 4, 7, 8])
+
+
+def test_block_files_round_trip_and_removal(
+    tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPARK_LOCAL_DIRS", f"{tmp_path},/elsewhere")
+    path = blockstore.block_path("fit1", 0, 3)
+    assert path.startswith(str(tmp_path))
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    blockstore.save_array(path, x)
+    opened = blockstore.open_block(path)
+    assert opened is not None and opened.dtype == np.float32
+    np.testing.assert_array_equal(opened, x)
+    assert blockstore.open_block(path) is opened  # cached per worker process
+    assert blockstore.remove_fit("fit1")
+    assert not os.path.exists(path)
+    assert blockstore.open_block(path) is None
+    assert not blockstore.remove_fit("fit1")
+
+
+def test_blobs_are_seeded_and_oracle_is_their_sse() -> None:
+    a = make_blobs(600, 3, 4, seed=5)
+    b = make_blobs(600, 3, 4, seed=5)
+    np.testing.assert_array_equal(a.x, b.x)
+    assert np.bincount(a.labels).tolist() == [150] * 4
+    manual = sum(((a.x[a.labels == j] - a.x[a.labels == j].mean(0)) ** 2).sum() for j in range(4))
+    assert a.oracle_cost() == pytest.approx(manual)
