@@ -64,13 +64,18 @@ def save_array(path: str, array: np.ndarray) -> None:
 
 
 def open_block(path: str) -> NDArray[np.floating] | None:
-    """Memory-map a block read-only, or ``None`` when the file is not on this host."""
+    """Memory-map a block read-only, or ``None`` when the file is not on this host.
+
+    A cached map is only reused while its file still exists (one ``stat``): a deleted file
+    means the fit's blocks are gone here and must be rebuilt, not silently kept alive.
+    """
+    if not os.path.exists(path):
+        _OPEN.pop(path, None)
+        return None
     cached = _OPEN.get(path)
     if cached is not None:
         _OPEN.move_to_end(path)
         return cached
-    if not os.path.exists(path):
-        return None
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError):

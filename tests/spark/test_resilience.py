@@ -1,0 +1,126 @@
+"""Lost block files, lost k-means|| state, job count per pass, and clean-up of local files."""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from kmeans_spark import KMeans, KMeansInputError
+from kmeans_spark.datagen import make_blobs
+
+from .helpers import cols
+
+
+def local_root(spark: Any) -> str:
+    """The first local directory the Python workers get (SPARK_LOCAL_DIRS), asked of a task."""
+    dirs = (
+        spark.sparkContext.parallelize([0], 1)
+        .map(lambda _: os.environ.get("SPARK_LOCAL_DIRS", ""))
+        .collect()[0]
+    )
+    return str(dirs.split(",")[0])
+
+
+class DeleteOnLog(logging.Handler):
+    """Deletes files matching ``pattern`` when the first record starting with ``prefix`` is
+    logged: a stand-in for an executor losing its local files in the middle of a fit."""
+
+    def __init__(self, prefix: str, pattern: str) -> None:
+        super().__init__()
+        self.prefix, self.pattern, self.deleted = prefix, pattern, 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.deleted == 0 and record.getMessage().startswith(self.prefix):
+            for path in glob.glob(self.pattern):
+                os.unlink(path)
+                self.deleted += 1
+
+
+@pytest.fixture
+def delete_on_log() -> Iterator[Any]:
+    handlers: list[DeleteOnLog] = []
+    logger = logging.getLogger("kmeans_spark")
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+
+    def install(prefix: str, pattern: str) -> DeleteOnLog:
+        h = DeleteOnLog(prefix, pattern)
+        logger.addHandler(h)
+        handlers.append(h)
+        return h
+
+    yield install
+    for h in handlers:
+        logger.removeHandler(h)
+    logger.setLevel(old_level)
+
+
+@pytest.fixture(scope="module")
+def data(spark: Any) -> Any:
+    from .helpers import frame
+
+    return frame(spark, make_blobs(2400, 3, 5, spread=2.0, seed=41).x)
+
+
+def fit(df: Any) -> Any:
+    return KMeans(k=5, seed=7, inputCols=cols(3), numPartitions=4, tol=0.0, maxIter=6).fit(df)
+
+
+def test_lost_block_files_are_rebuilt_and_the_result_is_unchanged(
+    spark: Any, data: Any, delete_on_log: Any
+) -> None:
+    reference = fit(data)
+    handler = delete_on_log(
+        "iteration 2:", os.path.join(local_root(spark), "kmeans_spark", "*", "g0-*-x.npy")
+    )
+    disturbed = fit(data)
+    assert handler.deleted == 3  # three non-empty partitions lost their blocks
+    assert disturbed.summary.blockRebuilds == 1
+    np.testing.assert_array_equal(
+        np.array(disturbed.clusterCenters()), np.array(reference.clusterCenters())
+    )
+    assert disturbed.summary.costHistory == reference.summary.costHistory
+
+
+def test_lost_kmeans_parallel_state_is_recomputed(
+    spark: Any, data: Any, delete_on_log: Any
+) -> None:
+    reference = fit(data)
+    handler = delete_on_log(
+        "k-means|| round 1:", os.path.join(local_root(spark), "kmeans_spark", "*", "*-seed*.npy")
+    )
+    disturbed = fit(data)
+    assert handler.deleted == 3
+    assert disturbed.summary.blockRebuilds == 0
+    np.testing.assert_array_equal(
+        np.array(disturbed.clusterCenters()), np.array(reference.clusterCenters())
+    )
+
+
+def test_one_spark_job_per_pass(spark: Any, data: Any) -> None:
+    sc = spark.sparkContext
+    data.count()
+    sc.setJobGroup("kmeans-job-count", "count the jobs of one fit")
+    try:
+        model = fit(data)
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+    jobs = sc.statusTracker().getJobIdsForGroup("kmeans-job-count")
+    # load + (initSteps=2 rounds + 1 weighting pass) + one per iteration + clean-up
+    assert len(jobs) == 1 + 3 + model.summary.numIter + 1
+
+
+def test_local_files_are_removed_after_fit_and_after_failure(spark: Any, data: Any) -> None:
+    root = os.path.join(local_root(spark), "kmeans_spark")
+    fit(data)
+    assert not os.path.isdir(root) or os.listdir(root) == []
+    bad = spark.createDataFrame([(1.0,), (float("nan"),), (2.0,)], "x0 double")
+    with pytest.raises(KMeansInputError):
+        KMeans(k=2, inputCols=["x0"]).fit(bad)
+    assert not os.path.isdir(root) or os.listdir(root) == []
