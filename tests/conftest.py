@@ -31,7 +31,8 @@ def spark() -> Iterator[object]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Everything under tests/spark/ is marked ``spark`` (so ``-m "not spark"`` skips the JVM)."""
+    """Everything outside tests/unit/ needs a JVM and is marked ``spark`` (so
+    ``-m "not spark"`` runs the fast, JVM-free tests alone)."""
     for item in items:
-        if f"{os.sep}spark{os.sep}" in str(item.fspath):
+        if f"{os.sep}unit{os.sep}" not in str(item.fspath):
             item.add_marker(pytest.mark.spark)

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Submit the batch job with spark-submit, the way a scheduler would.
+#
+#   scripts/submit.sh [--master URL] COMMAND [job flags...]
+#   scripts/submit.sh fit --input data/ --features 'x*' --k 5 --output out/run
+#   scripts/submit.sh --master spark://host:7077 fit --config conf/cluster.toml ...
+#
+# Local masters (the default, local[*]) use conf/local.toml unless --config is given; other
+# masters use conf/cluster.toml and ship the package with --py-files (built by
+# scripts/package.sh). Extra spark-submit options go in SPARK_SUBMIT_OPTS_EXTRA.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+VENV="${KMEANS_SPARK_VENV:-$here/.venv}"
+PY="$VENV/bin/python"
+[ -x "$PY" ] || { echo "submit: $VENV is missing; run scripts/setup.sh first" >&2; exit 2; }
+
+master="local[*]"
+if [ "${1:-}" = "--master" ]; then master="$2"; shift 2; fi
+[ $# -ge 1 ] || { echo "usage: scripts/submit.sh [--master URL] fit|predict [flags...]" >&2; exit 2; }
+
+SPARK_HOME="$("$PY" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')"
+export SPARK_HOME
+export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$PY}"
+export PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$PY}"
+case "$master" in  # keep a local run or a cluster on this machine on the loopback interface
+  local*|spark://127.*|spark://localhost*) export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}" ;;
+esac
+
+args=("$@")
+has_config=0
+for a in "${args[@]}"; do [ "$a" = "--config" ] && has_config=1; done
+opts=(--master "$master"
+      --driver-java-options "-Dlog4j2.configurationFile=file:$here/conf/log4j2.properties")
+case "$master" in
+  local*) [ $has_config = 1 ] || args+=(--config "$here/conf/local.toml") ;;
+  *)
+    [ $has_config = 1 ] || args+=(--config "$here/conf/cluster.toml")
+    zip="$here/dist/kmeans_spark.zip"
+    [ -f "$zip" ] || bash "$here/scripts/package.sh" >&2
+    opts+=(--py-files "$zip")
+    ;;
+esac
+# shellcheck disable=SC2206
+extra=(${SPARK_SUBMIT_OPTS_EXTRA:-})
+exec "$SPARK_HOME/bin/spark-submit" "${opts[@]}" "${extra[@]}" "$here/jobs/kmeans_job.py" "${args[@]}"

@@ -1,0 +1,67 @@
+"""The batch job through real ``spark-submit`` subprocesses (scripts/submit.sh, local mode)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    def error_lines(self) -> list[str]:
+        """The job's ``error:`` lines (spark-submit merges the Python driver's stderr into
+        its stdout, so look in both)."""
+        text = self.stdout + "\n" + self.stderr
+        return [line for line in text.splitlines() if line.startswith("error: ")]
+
+
+def submit(*args: str, master: str = "local[2]", timeout: int = 600) -> Run:
+    env = dict(os.environ)
+    env["KMEANS_SPARK_VENV"] = str(Path(sys.executable).parent.parent)
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "submit.sh"), "--master", master, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def summary(path: Path) -> dict[str, Any]:
+    return json.loads((path / "summary.json").read_text())
+
+
+def assert_nothing_written(out: Path) -> None:
+    """No output and no temporary sibling left behind."""
+    assert not out.exists(), f"{out} should not exist"
+    leftovers = list(out.parent.glob(out.name + ".__*")) if out.parent.exists() else []
+    assert leftovers == []
+
+
+@pytest.fixture(scope="session")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two dated partitions of 3-D blobs as CSV, and the same data as Parquet."""
+    from kmeans_spark.datagen import make_blobs, write_blobs
+
+    root = tmp_path_factory.mktemp("lake")
+    for i, date in enumerate(["2026-11-21", "2026-11-22"]):
+        blobs = make_blobs(1500 + 500 * i, 3, 4, spread=0.5, seed=100 + i)
+        write_blobs(str(root / "csv" / f"dt={date}"), blobs, "csv", files=2)
+        write_blobs(str(root / "parquet" / f"dt={date}"), blobs, "parquet", files=2)
+    return root

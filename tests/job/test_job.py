@@ -1,0 +1,282 @@
+"""End-to-end runs of the batch job: real spark-submit, real files, real exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kmeans_spark.datagen import make_blobs
+
+from .conftest import assert_nothing_written, submit, summary
+
+FIT = ["fit", "--features", "x*", "--id-cols", "id", "--k", "4", "--seed", "3"]
+
+
+def read_assignments(run: Path) -> pd.DataFrame:
+    return pd.read_parquet(run / "assignments").sort_values("id").reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def csv_run(lake: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "csv-{run_date}"
+    result = submit(
+        *FIT,
+        "--input",
+        str(lake / "csv"),
+        "--format",
+        "csv",
+        "--where",
+        "dt = '{run_date}'",
+        "--run-date",
+        "2026-11-22",
+        "--scale",
+        "standard",
+        "--output",
+        str(out),
+    )
+    assert result.code == 0, result.stderr[-3000:]
+    return out.parent / "csv-2026-11-22"
+
+
+def test_fit_writes_a_complete_run_directory(csv_run: Path) -> None:
+    names = sorted(p.name for p in csv_run.iterdir())
+    assert names == [
+        "_SUCCESS",
+        "assignments",
+        "centers.csv",
+        "model",
+        "scaler.json",
+        "summary.json",
+    ]
+    s = summary(csv_run)
+    assert s["rows_read"] == 2000 and s["rows_dropped"] == 0  # only dt=2026-11-22
+    assert s["k"] == 4 and s["converged"] and s["convergence_reason"] == "converged"
+    assert sum(s["cluster_sizes"]) == 2000 and s["scaling"] == "standard"
+    assert s["features"] == ["x0", "x1", "x2"] and s["run_date"] == "2026-11-22"
+    assert s["config"]["where"] == "dt = '2026-11-22'"
+    assert {"input_stats", "fit", "write_model", "write_assignments", "engine"} <= set(s["seconds"])
+    assert set(s["versions"]) == {"kmeans_spark", "pyspark", "numpy", "python"}
+    truth = make_blobs(2000, 3, 4, spread=0.5, seed=101).centers
+    centers = pd.read_csv(csv_run / "centers.csv")
+    got = centers[["x0", "x1", "x2"]].to_numpy()
+    for c in truth:  # centres are reported in the original units, not the scaled ones
+        assert np.min(np.linalg.norm(got - c, axis=1)) < 0.1
+    a = read_assignments(csv_run)
+    assert list(a.columns) == ["id", "prediction", "distance"] and len(a) == 2000
+    assert a["id"].is_unique
+
+
+def test_model_directory_loads_with_kmeans_model(spark: Any, csv_run: Path) -> None:
+    from kmeans_spark import KMeansModel
+
+    model = KMeansModel.load(str(csv_run / "model"))
+    assert len(model.clusterCenters()) == 4 and model.hasSummary
+
+
+def test_predict_with_the_saved_model_reproduces_the_assignments(lake: Path, csv_run: Path) -> None:
+    out = csv_run.parent / "predict-{run_date}"
+    result = submit(
+        "predict",
+        "--model",
+        str(csv_run),
+        "--input",
+        str(lake / "parquet"),
+        "--where",
+        "dt = '{run_date}'",
+        "--run-date",
+        "2026-11-22",
+        "--id-cols",
+        "id",
+        "--keep-features",
+        "--output",
+        str(out),
+    )
+    assert result.code == 0, result.stderr[-3000:]
+    done = csv_run.parent / "predict-2026-11-22"
+    predicted = read_assignments(done)
+    fitted = read_assignments(csv_run)
+    assert list(predicted.columns) == ["id", "x0", "x1", "x2", "prediction", "distance"]
+    assert (predicted["prediction"].to_numpy() == fitted["prediction"].to_numpy()).all()
+    np.testing.assert_allclose(predicted["distance"], fitted["distance"], rtol=1e-9)
+    s = summary(done)
+    assert s["command"] == "predict" and s["cluster_sizes"] == summary(csv_run)["cluster_sizes"]
+    assert json.loads(result.stdout.strip().splitlines()[-1])["rows_read"] == 2000
+
+
+def test_warm_start_from_the_previous_run(lake: Path, csv_run: Path) -> None:
+    out = csv_run.parent / "warm"
+    result = submit(
+        *FIT,
+        "--input",
+        str(lake / "csv"),
+        "--format",
+        "csv",
+        "--where",
+        "dt = '2026-11-22'",
+        "--scale",
+        "standard",
+        "--init-model",
+        str(csv_run),
+        "--output",
+        str(out),
+    )
+    assert result.code == 0, result.stderr[-3000:]
+    s = summary(out)
+    assert s["init_mode"] == "initialCenters" and s["iterations"] <= 2
+    np.testing.assert_allclose(s["centers"], summary(csv_run)["centers"], rtol=1e-6, atol=1e-6)
+
+
+def test_parquet_overwrite_is_idempotent_and_error_mode_refuses(lake: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = [*FIT, "--input", str(lake / "parquet" / "dt=2026-11-21"), "--output", str(out)]
+    first = submit(*args, "--mode", "overwrite")
+    assert first.code == 0, first.stderr[-3000:]
+    before = summary(out)
+    again = submit(*args, "--mode", "overwrite")
+    assert again.code == 0, again.stderr[-3000:]
+    after = summary(out)
+    assert after["centers"] == before["centers"] and after["cost"] == before["cost"]
+    assert len(read_assignments(out)) == 1500  # replaced, never appended
+    refused = submit(*args)  # default mode: error
+    assert refused.code == 2
+    assert refused.error_lines() == [
+        f"error: output {str(out)!r} already exists; pass --mode overwrite to replace it, "
+        "or choose another --output."
+    ]
+    assert summary(out) == after
+    assert list(tmp_path.glob("run.__*")) == []
+
+
+@pytest.fixture(scope="module")
+def dirty(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """CSV with one non-numeric value and one empty field, and Parquet with NaN and inf."""
+    root = tmp_path_factory.mktemp("dirty")
+    blobs = make_blobs(400, 2, 2, spread=0.3, seed=7)
+    frame = pd.DataFrame(blobs.x, columns=["x0", "x1"])
+    frame.insert(0, "id", range(400))
+    text = frame.astype(object)
+    text.loc[10, "x1"] = "abc"
+    text.loc[20, "x0"] = None
+    (root / "csv").mkdir()
+    text.to_csv(root / "csv" / "part.csv", index=False)
+    nan = frame.copy()
+    nan.loc[5, "x0"] = np.nan
+    nan.loc[6, "x1"] = np.inf
+    (root / "parquet").mkdir()
+    nan.to_parquet(root / "parquet" / "part.parquet", index=False)
+    return root
+
+
+def test_non_numeric_text_is_reported_then_dropped(dirty: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = [
+        "fit",
+        "--input",
+        str(dirty / "csv"),
+        "--format",
+        "csv",
+        "--features",
+        "x0,x1",
+        "--k",
+        "2",
+        "--output",
+        str(out),
+    ]
+    refused = submit(*args)
+    assert refused.code == 2
+    assert refused.error_lines() == [
+        "error: column 'x0' has 1 rows that are not finite numbers (null, NaN, infinite or "
+        "non-numeric text), e.g. row 21 with value null; 2 rows are affected in all. Fix or "
+        "remove them, or pass --bad-rows drop to skip them."
+    ]
+    output = refused.stdout + refused.stderr
+    assert "Traceback" not in output and "at org.apache" not in output
+    assert_nothing_written(out)
+    dropped = submit(*args, "--bad-rows", "drop")
+    assert dropped.code == 0, dropped.stderr[-3000:]
+    s = summary(out)
+    assert s["rows_read"] == 400 and s["rows_dropped"] == 2 and s["rows_used"] == 398
+
+
+def test_nan_and_inf_rows_under_both_policies(dirty: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = [
+        "fit",
+        "--input",
+        str(dirty / "parquet"),
+        "--features",
+        "x0,x1",
+        "--id-cols",
+        "id",
+        "--k",
+        "2",
+        "--output",
+        str(out),
+    ]
+    refused = submit(*args)
+    assert refused.code == 2
+    (line,) = refused.error_lines()
+    assert "column 'x0' has 1 rows" in line and "row 6 with value null" in line
+    assert "2 rows are affected in all" in line
+    assert_nothing_written(out)
+    dropped = submit(*args, "--bad-rows", "drop")
+    assert dropped.code == 0, dropped.stderr[-3000:]
+    assert summary(out)["rows_dropped"] == 2
+    ids = set(read_assignments(out)["id"])
+    assert 5 not in ids and 6 not in ids and len(ids) == 398
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--input", "{missing}"], r"\[PATH_NOT_FOUND\] Path does not exist"),
+        (["--features", "x0,nope"], r"feature column 'nope' matches no column of the input"),
+        (["--features", "id"], None),  # id is excluded from features: nothing left
+        (["--features", "x0", "--k", "5000"], r"the input has 3500 rows, fewer than k=5000"),
+        (["--where", "dt = '1999-01-01'"], r"has no usable rows .*filter: dt = '1999-01-01'"),
+        (["--where", "nonsense_column > 1"], r"UNRESOLVED_COLUMN"),
+        (["--id-cols", "ident"], r"id column 'ident' does not exist in the input"),
+        (["--k", "1"], r"k=1 must be >= 2"),
+        (["--run-date", "22/11/2026"], r"run date '22/11/2026' is not a date; use YYYY-MM-DD"),
+        (["--set", "job.kk=3"], r"unknown key job.kk in the command line; known keys"),
+        (["--set", "job.k=three"], r"job.k='three' \(the command line\) must be an integer"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    lake: Path, tmp_path: Path, extra: list[str], message: str | None
+) -> None:
+    out = tmp_path / "run"
+    base = {"--input": str(lake / "csv"), "--features": "x*", "--id-cols": "id"}
+    args = ["fit", "--format", "csv", "--output", str(out)]
+    flags = dict(base)
+    i = 0
+    while i < len(extra):
+        flags[extra[i]] = extra[i + 1].replace("{missing}", str(tmp_path / "missing"))
+        i += 2
+    for flag, value in flags.items():
+        args += [flag, value]
+    result = submit(*args)
+    assert result.code == 2, result.stderr[-3000:]
+    lines = result.error_lines()
+    assert len(lines) == 1, result.stderr[-3000:]
+    if message:
+        import re
+
+        assert re.search(message, lines[0]), lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert_nothing_written(out)
+
+
+def test_malformed_config_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[job]\nk = = 3\n")
+    result = submit("fit", "--config", str(bad), "--input", "x", "--output", str(tmp_path / "o"))
+    assert result.code == 2
+    (line,) = result.error_lines()
+    assert line.startswith(f"error: config file {str(bad)!r} is not valid TOML (")
+    assert_nothing_written(tmp_path / "o")
