@@ -31,15 +31,44 @@ DISTANCE_TILE_BYTES = 4 * 1024 * 1024
 
 def chunk_rows(k: int, tile_bytes: int = DISTANCE_TILE_BYTES) -> int:
     """Rows per chunk so that a (rows x k) float64 distance tile fits ``tile_bytes``."""
-    return int(max(256, min(65536, tile_bytes // (8 * max(k, 1)))))
+    return int(max(1024, min(65536, tile_bytes // (8 * max(k, 1)))))
 
 
 def squared_norms(x: FloatArray) -> F64:
-    """Row-wise squared Euclidean norms, accumulated in float64 whatever the input dtype."""
-    if x.dtype == np.float64:
-        return np.einsum("ij,ij->i", x, x)
-    x64 = x.astype(np.float64)
-    return np.einsum("ij,ij->i", x64, x64)
+    """Row-wise squared Euclidean norms as float64 (computed in ``x``'s own precision: a
+    float32 block's distances are float32-accurate anyway, and a float64 copy of the block
+    would cost more than the distances)."""
+    return np.einsum("ij,ij->i", x, x).astype(np.float64, copy=False)
+
+
+@dataclass(frozen=True)
+class PreparedCenters:
+    """Centres laid out for the GEMM form, once per pass rather than once per tile:
+    ``-2 c`` in the block's dtype (so one product gives ``-2 x.c``) and ``|c|^2``."""
+
+    minus_two: FloatArray  # (k, d), the block's dtype
+    sq_norms: FloatArray  # (k,), the block's dtype
+
+    @classmethod
+    def of(cls, centers: FloatArray, dtype: np.dtype | type = np.float64) -> PreparedCenters:
+        c = np.asarray(centers, dtype=np.float64)
+        return cls(
+            minus_two=np.ascontiguousarray(-2.0 * c, dtype=dtype),
+            sq_norms=squared_norms(c).astype(dtype),
+        )
+
+
+def _nearest_tile(xc: FloatArray, pc: PreparedCenters, tile: np.ndarray) -> tuple[I64, F64]:
+    """Nearest centre and squared distance for one tile of rows (``tile`` is scratch)."""
+    rows = xc.shape[0]
+    out = tile[:rows]
+    np.matmul(xc, pc.minus_two.T, out=out)
+    out += pc.sq_norms
+    labels = np.argmin(out, axis=1)
+    best = np.take_along_axis(out, labels[:, None], axis=1)[:, 0].astype(np.float64)
+    best += squared_norms(xc)
+    np.maximum(best, 0.0, out=best)
+    return labels, best
 
 
 def nearest_centers(
@@ -60,7 +89,7 @@ def nearest_centers(
     x : ndarray of shape (n, d)
     centers : ndarray of shape (k, d)
     center_sq_norms : ndarray of shape (k,), optional
-        ``squared_norms(centers)``, when the caller already has it.
+        Unused (kept for callers that have it); the norms are recomputed in float64.
     chunk : int, optional
         Rows per tile; defaults to :func:`chunk_rows`.
 
@@ -75,22 +104,12 @@ def nearest_centers(
     min_d2 = np.empty(n, dtype=np.float64)
     if n == 0:
         return labels, min_d2
-    c = np.ascontiguousarray(centers, dtype=x.dtype)
-    cn = squared_norms(centers) if center_sq_norms is None else center_sq_norms
-    cn_x = cn.astype(x.dtype, copy=False)
+    pc = PreparedCenters.of(centers, x.dtype)
     step = chunk or chunk_rows(k)
+    tile = np.empty((min(step, n), k), dtype=x.dtype)
     for start in range(0, n, step):
         stop = min(start + step, n)
-        xc = x[start:stop]
-        tile = xc @ c.T
-        tile *= -2.0
-        tile += cn_x
-        lab = np.argmin(tile, axis=1)
-        labels[start:stop] = lab
-        best = tile[np.arange(stop - start), lab].astype(np.float64)
-        best += squared_norms(xc)
-        np.maximum(best, 0.0, out=best)
-        min_d2[start:stop] = best
+        labels[start:stop], min_d2[start:stop] = _nearest_tile(x[start:stop], pc, tile)
     return labels, min_d2
 
 
@@ -192,8 +211,9 @@ def partial_stats(
     n = x.shape[0]
     if n == 0:
         return stats
-    cn = squared_norms(centers)
+    pc = PreparedCenters.of(centers, x.dtype)
     step = chunk or chunk_rows(k)
+    tile = np.empty((min(step, n), k), dtype=x.dtype)
     far_d2: list[F64] = [stats.far_sq_dist]
     far_pts: list[F64] = [stats.far_points]
     far_lab: list[I64] = [stats.far_labels]
@@ -202,10 +222,11 @@ def partial_stats(
         stop = min(start + step, n)
         xc = x[start:stop]
         wc = None if weights is None else weights[start:stop]
-        labels, d2 = nearest_centers(xc, centers, cn, chunk=stop - start)
+        labels, d2 = _nearest_tile(xc, pc, tile)
         rows = stop - start
         data = np.ones(rows) if wc is None else np.asarray(wc, dtype=np.float64)
-        onehot = sp.csr_matrix((data, (labels, np.arange(rows))), shape=(k, rows))
+        # one entry per column: CSC needs no sorting, unlike building from (row, col) pairs
+        onehot = sp.csc_matrix((data, labels, np.arange(rows + 1)), shape=(k, rows))
         stats.sums += onehot @ xc
         stats.weights += np.bincount(labels, weights=data, minlength=k)
         stats.counts += np.bincount(labels, minlength=k)

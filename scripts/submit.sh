@@ -11,14 +11,18 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 VENV="${KMEANS_SPARK_VENV:-$here/.venv}"
-PY="$VENV/bin/python"
-[ -x "$PY" ] || { echo "submit: $VENV is missing; run scripts/setup.sh first" >&2; exit 2; }
+# The Python with pyspark: KMEANS_SPARK_PYTHON (e.g. python3 in the Docker image), else .venv.
+PY="${KMEANS_SPARK_PYTHON:-$VENV/bin/python}"
+command -v "$PY" >/dev/null 2>&1 \
+  || { echo "submit: $PY not found; run scripts/setup.sh first (or set KMEANS_SPARK_PYTHON)" >&2; exit 2; }
 
 master="local[*]"
 if [ "${1:-}" = "--master" ]; then master="$2"; shift 2; fi
 [ $# -ge 1 ] || { echo "usage: scripts/submit.sh [--master URL] fit|predict [flags...]" >&2; exit 2; }
 
-SPARK_HOME="$("$PY" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')"
+if [ -z "${SPARK_HOME:-}" ] || [ ! -x "$SPARK_HOME/bin/spark-submit" ]; then
+  SPARK_HOME="$("$PY" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')"
+fi
 export SPARK_HOME
 export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$PY}"
 export PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$PY}"
@@ -36,7 +40,7 @@ case "$master" in
   *)
     [ $has_config = 1 ] || args+=(--config "$here/conf/cluster.toml")
     zip="$here/dist/kmeans_spark.zip"
-    [ -f "$zip" ] || bash "$here/scripts/package.sh" >&2
+    KMEANS_SPARK_PYTHON="$PY" bash "$here/scripts/package.sh" >&2
     opts+=(--py-files "$zip")
     ;;
 esac

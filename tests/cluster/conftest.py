@@ -8,12 +8,25 @@ import sys
 import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from .standalone import Cluster, start_cluster
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def compose() -> dict[str, Any]:
+    import yaml
+
+    with open(ROOT / "docker-compose.yml") as fh:
+        data: dict[str, Any] = yaml.safe_load(fh)
+    return data
+
+
+def compose_command(service: str) -> list[str]:
+    return [str(a) for a in compose()["services"][service]["command"]]
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """The batch job on a real standalone cluster: shipped package, local parity, lost executor,
-lost driver."""
+lost driver. The job and its data are exactly what docker-compose.yml's ``datagen`` and
+``submit`` services run, with this cluster's master URL and temporary paths swapped in."""
 
 from __future__ import annotations
 
@@ -15,39 +16,39 @@ from typing import Any
 import numpy as np
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, compose_command
 from .standalone import Cluster
-
-FIT = [
-    "fit",
-    "--features",
-    "x*",
-    "--id-cols",
-    "id",
-    "--k",
-    "6",
-    "--seed",
-    "5",
-    "--tol",
-    "0",
-    "--max-iter",
-    "8",
-    "--run-date",
-    "2026-11-22",
-]
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from kmeans_spark.datagen import make_blobs, write_blobs
-
+    """The data the compose file's ``datagen`` service makes, written by the same command."""
     root = tmp_path_factory.mktemp("cluster-data")
-    write_blobs(str(root), make_blobs(60_000, 8, 6, spread=8.0, seed=9), "parquet", files=2)
+    args = compose_command("datagen")
+    assert args[:2] == ["python3", "scripts/make_blobs.py"]
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_blobs.py"), str(root), *args[3:]],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
     return root
 
 
-def submit_cmd(master: str, *args: str) -> list[str]:
-    return ["bash", str(ROOT / "scripts" / "submit.sh"), "--master", master, *args]
+def job_args(master: str, data: Path, out: Path) -> list[str]:
+    """The compose file's ``submit`` command, with this cluster's master and these paths."""
+    args = compose_command("submit")
+    assert args[:2] == ["bash", "scripts/submit.sh"]
+    swap = {
+        "spark://spark-master:7077": master,
+        "out/compose/data": str(data),
+        "out/compose/runs/{run_date}": str(out),
+    }
+    return [swap.get(a, a) for a in args[2:]]
+
+
+def submit_cmd(args: list[str]) -> list[str]:
+    return ["bash", str(ROOT / "scripts" / "submit.sh"), *args]
 
 
 def job_env(executor_python: str | None) -> dict[str, str]:
@@ -59,11 +60,9 @@ def job_env(executor_python: str | None) -> dict[str, str]:
     return env
 
 
-def run(
-    master: str, *args: str, executor_python: str | None = None
-) -> subprocess.CompletedProcess[str]:
+def run(args: list[str], executor_python: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        submit_cmd(master, *args),
+        submit_cmd(args),
         capture_output=True,
         text=True,
         timeout=600,
@@ -74,11 +73,11 @@ def run(
 
 
 def run_until(
-    master: str, line_prefix: str, action: Any, *args: str, executor_python: str | None = None
+    args: list[str], line_prefix: str, action: Any, executor_python: str | None = None
 ) -> tuple[int, str]:
     """Run the job, call ``action(proc)`` when a stdout line contains ``line_prefix``."""
     proc = subprocess.Popen(
-        submit_cmd(master, *args),
+        submit_cmd(args),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -107,7 +106,7 @@ def centers(out: Path) -> np.ndarray:
 @pytest.fixture(scope="module")
 def local_run(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("local") / "run"
-    result = run("local[2]", *FIT, "--input", str(data), "--output", str(out))
+    result = run(job_args("local[2]", data, out))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return out
 
@@ -121,15 +120,7 @@ def cluster_run(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Path:
     out = tmp_path_factory.mktemp("cluster") / "run"
-    result = run(
-        cluster.master_url,
-        *FIT,
-        "--input",
-        str(data),
-        "--output",
-        str(out),
-        executor_python=executor_python,
-    )
+    result = run(job_args(cluster.master_url, data, out), executor_python=executor_python)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return out
 
@@ -155,14 +146,9 @@ def test_killed_executor_changes_nothing(
         killed.append(pids[0])
 
     code, output = run_until(
-        cluster.master_url,
+        job_args(cluster.master_url, data, out),
         "iteration 2:",
         kill_one_executor,
-        *FIT,
-        "--input",
-        str(data),
-        "--output",
-        str(out),
         executor_python=executor_python,
     )
     assert code == 0, output[-4000:]
@@ -183,26 +169,13 @@ def test_killed_driver_fails_cleanly_and_a_rerun_succeeds(
         os.killpg(proc.pid, signal.SIGKILL)
 
     code, _ = run_until(
-        cluster.master_url,
+        job_args(cluster.master_url, data, out),
         "iteration 2:",
         kill_driver,
-        *FIT,
-        "--input",
-        str(data),
-        "--output",
-        str(out),
         executor_python=executor_python,
     )
     assert code != 0
     assert not out.exists()  # nothing at the final path; at most a temporary sibling
-    rerun = run(
-        cluster.master_url,
-        *FIT,
-        "--input",
-        str(data),
-        "--output",
-        str(out),
-        executor_python=executor_python,
-    )
+    rerun = run(job_args(cluster.master_url, data, out), executor_python=executor_python)
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     np.testing.assert_allclose(centers(out), centers(cluster_run), rtol=1e-9, atol=0)
