@@ -24,6 +24,7 @@ import io
 import json
 import logging
 import platform
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from pyspark.sql.types import NumericType, StringType
 
 from kmeans_spark import __version__
 from kmeans_spark.config import JobConfig
+from kmeans_spark.dataset import column
 from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.estimator import KMeans
 from kmeans_spark.fsutil import HadoopFS
@@ -103,7 +105,7 @@ def check_columns(df: DataFrame, names: list[str], role: str) -> None:
 
 def numeric(df: DataFrame, name: str) -> Column:
     """A feature as double: text is parsed (``try_cast``: unparseable text becomes null)."""
-    col = F.col(name)
+    col = column(name)
     if isinstance(df.schema[name].dataType, StringType):
         return col.try_cast("double")
     return col.cast("double")
@@ -164,14 +166,14 @@ def input_stats(df: DataFrame, features: list[str]) -> InputStats:
 def bad_row_error(df: DataFrame, stats: InputStats, features: list[str]) -> KMeansInputError:
     """The one-line error for bad rows under ``bad_rows=error``: the column, the count, and
     the first offending row's number and value (found by a second pass, only on this path)."""
-    column = next(c for c in features if stats.bad_per_column[c])
-    flag = not_finite(numeric(df, column))
-    raw = df.select(F.col(column).cast("string").alias("v"), flag.alias("bad")).rdd
+    name = next(c for c in features if stats.bad_per_column[c])
+    flag = not_finite(numeric(df, name))
+    raw = df.select(column(name).cast("string").alias("v"), flag.alias("bad")).rdd
     first = raw.zipWithIndex().filter(lambda pair: pair[0]["bad"]).first()
     value, index = first[0]["v"], first[1]
     shown = "null" if value is None else repr(value)
     return KMeansInputError(
-        f"column {column!r} has {stats.bad_per_column[column]} rows that are not finite numbers "
+        f"column {name!r} has {stats.bad_per_column[name]} rows that are not finite numbers "
         f"(null, NaN, infinite or non-numeric text), e.g. row {index + 1} with value {shown}; "
         f"{stats.bad_rows} rows are affected in all. Fix or remove them, or pass "
         "--bad-rows drop to skip them."
@@ -191,16 +193,16 @@ def prepared(
         raise bad_row_error(df, stats, features)
     values = {c: numeric(df, c) for c in features}
     out = df.select(
-        *[F.col(c) for c in cfg.id_cols],
+        *[column(c) for c in cfg.id_cols],
         *[values[c].alias(c) for c in features if c not in cfg.id_cols],
     )
     if stats.bad_rows:
         good = F.lit(True)
         for c in features:
-            good = good & ~not_finite(F.col(c))
+            good = good & ~not_finite(column(c))
         out = out.where(good)
     scaled = [
-        ((F.col(c) - F.lit(off)) / F.lit(sc)).alias(SCALED_PREFIX + c)
+        ((column(c) - F.lit(off)) / F.lit(sc)).alias(SCALED_PREFIX + c)
         for c, off, sc in zip(features, scaler.offset, scaler.scale, strict=True)
     ]
     return out.select("*", *scaled)
@@ -238,8 +240,15 @@ class AtomicOutput:
                 )
             old = f"{self.final}.__old-{uuid.uuid4().hex[:12]}"
             self.fs.rename(self.final, old)
-        self.fs.rename(self.tmp, self.final)
-        self.fs.write_text(f"{self.final}/_SUCCESS", "")
+        try:
+            self.fs.rename(self.tmp, self.final)
+            self.fs.write_text(f"{self.final}/_SUCCESS", "")
+        except BaseException:
+            if old:  # put the previous run back where it was
+                if self.fs.exists(self.final):
+                    self.fs.rename(self.final, self.tmp)
+                self.fs.rename(old, self.final)
+            raise
         if old:
             self.fs.delete(old)
 
@@ -257,6 +266,16 @@ def centers_csv(features: list[str], centers: np.ndarray, sizes: list[int]) -> s
     for i, (row, size) in enumerate(zip(centers, sizes, strict=True)):
         writer.writerow([i, size, *[repr(float(v)) for v in row]])
     return buf.getvalue()
+
+
+SECRET = re.compile(r"secret|password|token|credential|access\.?key", re.IGNORECASE)
+
+
+def redacted(config: dict[str, Any]) -> dict[str, Any]:
+    """The config for summary.json, without the values of Spark settings that look like
+    credentials (``--conf spark.hadoop.fs.s3a.secret.key=...``)."""
+    spark = {k: ("***" if SECRET.search(k) else v) for k, v in config.get("spark", {}).items()}
+    return {**config, "spark": spark}
 
 
 def versions() -> dict[str, str]:
@@ -356,14 +375,18 @@ def run_fit(spark: SparkSession, cfg: JobConfig) -> dict[str, Any]:
     if cfg.init_model:
         previous, prev_scaler, _ = load_model_dir(spark, fs, cfg.init_model)
         prev_centers = np.array(previous.clusterCenters())
-        if prev_centers.shape[1] != len(features):
+        prev_features = prev_scaler.features if prev_scaler else features
+        if sorted(prev_features) != sorted(features) or prev_centers.shape[1] != len(features):
             raise KMeansInputError(
-                f"--init-model {cfg.init_model!r} has {prev_centers.shape[1]} features, but this "
-                f"run uses {len(features)} ({', '.join(features)}); use a model of the same "
-                "features."
+                f"--init-model {cfg.init_model!r} was trained on features "
+                f"[{', '.join(prev_features)}], but this run uses [{', '.join(features)}]; "
+                "warm-start from a model of the same features."
             )
         original = prev_scaler.inverse(prev_centers) if prev_scaler else prev_centers
-        kmeans.setInitialCenters(scaler.forward(original)).setK(prev_centers.shape[0])
+        by_name = original[:, [prev_features.index(f) for f in features]]  # this run's order
+        if prev_centers.shape[0] != cfg.k:
+            log.warning("k=%d of --init-model overrides k=%d", prev_centers.shape[0], cfg.k)
+        kmeans.setInitialCenters(scaler.forward(by_name)).setK(prev_centers.shape[0])
         log.info("warm start from %s (%d centres)", cfg.init_model, prev_centers.shape[0])
     model: KMeansModel = _timed(phases, "fit", lambda: kmeans.fit(data))
     summary = model.summary
@@ -373,7 +396,9 @@ def run_fit(spark: SparkSession, cfg: JobConfig) -> dict[str, Any]:
         _timed(phases, "write_model", lambda: model.write().save(out.path("model")))
         fs.write_text(out.path("scaler.json"), scaler.to_json())
         keep = [c for c in features if c not in cfg.id_cols] if cfg.keep_features else []
-        assignments = model.transform(data).select(*cfg.id_cols, *keep, "prediction", "distance")
+        assignments = model.transform(data).select(
+            *[column(c) for c in [*cfg.id_cols, *keep, "prediction", "distance"]]
+        )
         _timed(
             phases, "write_assignments", lambda: assignments.write.parquet(out.path("assignments"))
         )
@@ -399,7 +424,7 @@ def run_fit(spark: SparkSession, cfg: JobConfig) -> dict[str, Any]:
             "init_model": cfg.init_model or None,
             "cost_history": summary.costHistory,
             "seconds": {**phases, "engine": summary.phaseSeconds},
-            "config": cfg.as_dict(),
+            "config": redacted(cfg.as_dict()),
             "versions": versions(),
         }
         fs.write_text(out.path("summary.json"), json.dumps(result, indent=2))
@@ -422,20 +447,30 @@ def run_predict(spark: SparkSession, cfg: JobConfig, model_path: str) -> dict[st
     model, scaler, resolved = load_model_dir(spark, fs, model_path)
     df = read_input(spark, cfg)
     check_columns(df, cfg.id_cols, "id")
-    trained = scaler.features if scaler else (model.getInputCols() or [])
-    features = resolve_features(df, cfg.features or trained, cfg.id_cols)
-    if len(features) != model.numFeatures:
+    inputs = model.getInputCols() or []
+    if scaler is None and any(c.startswith(SCALED_PREFIX) for c in inputs):
         raise KMeansInputError(
-            f"the model expects {model.numFeatures} features ({', '.join(trained)}), but "
-            f"{len(features)} were selected ({', '.join(features)}); pass the model's features."
+            f"no scaler.json next to the model {resolved!r}; pass the fit run's output "
+            "directory (it holds model/ and scaler.json) to --model."
         )
+    trained = scaler.features if scaler else inputs
+    selected = resolve_features(df, cfg.features or trained, cfg.id_cols)
+    trained = trained or selected  # a vector-column model: the names are the user's call
+    if sorted(selected) != sorted(trained) or len(trained) != model.numFeatures:
+        raise KMeansInputError(
+            f"the model was trained on features [{', '.join(trained)}], but "
+            f"[{', '.join(selected)}] were selected; pass the model's features."
+        )
+    features = list(trained)  # the model's order, whatever the input's column order
     scaler = scaler or Scaler.identity(features)
     stats = input_stats(df, features)
     data = prepared(df, cfg, features, stats, scaler)
     model = model.copy()
     model.setInputCols([SCALED_PREFIX + c for c in features]).setDistanceCol("distance")
     keep = [c for c in features if c not in cfg.id_cols] if cfg.keep_features else []
-    assignments = model.transform(data).select(*cfg.id_cols, *keep, "prediction", "distance")
+    assignments = model.transform(data).select(
+        *[column(c) for c in [*cfg.id_cols, *keep, "prediction", "distance"]]
+    )
     try:
         assignments.write.parquet(out.path("assignments"))
         written = spark.read.parquet(out.path("assignments"))
@@ -454,7 +489,7 @@ def run_predict(spark: SparkSession, cfg: JobConfig, model_path: str) -> dict[st
             "rows_read": stats.rows,
             "rows_dropped": stats.bad_rows if cfg.bad_rows == "drop" else 0,
             "cluster_sizes": [counts.get(i, 0) for i in range(len(model.clusterCenters()))],
-            "config": cfg.as_dict(),
+            "config": redacted(cfg.as_dict()),
             "versions": versions(),
         }
         fs.write_text(out.path("summary.json"), json.dumps(result, indent=2))

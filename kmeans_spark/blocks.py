@@ -26,8 +26,8 @@ from __future__ import annotations
 import contextlib
 import glob
 import logging
-import math
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import Callable, Iterator
@@ -71,6 +71,7 @@ LOAD_ARROW_SCHEMA = pa.schema(
         ("zero_rows", pa.int64()),
         ("sample_keys", pa.list_(pa.float64())),
         ("sample_points", pa.list_(pa.float64())),
+        ("origin", pa.list_(pa.float64())),
         ("host", pa.string()),
     ]
 )
@@ -99,6 +100,7 @@ class BlockHandle:
     zero_rows: int
     sample_keys: tuple[float, ...]
     sample_points: tuple[float, ...]
+    origin: tuple[float, ...]  # the block is stored as points - origin (its mean)
     host: str
 
     @classmethod
@@ -107,7 +109,12 @@ class BlockHandle:
         d["bad_row"] = tuple(d["bad_row"] or ())
         d["sample_keys"] = tuple(d["sample_keys"] or ())
         d["sample_points"] = tuple(d["sample_points"] or ())
+        d["origin"] = tuple(d["origin"] or ())
         return cls(**d)
+
+    @property
+    def origin_array(self) -> np.ndarray | None:
+        return np.asarray(self.origin, dtype=np.float64) if self.origin else None
 
     def state_path(self, name: str) -> str:
         """A per-block state file beside the block (k-means|| distances, for example)."""
@@ -156,6 +163,7 @@ def _load_partition(
         "zero_rows": 0,
         "sample_keys": [],
         "sample_points": [],
+        "origin": [],
         "host": socket.gethostname(),
     }
     if mismatch or n == 0:
@@ -175,10 +183,14 @@ def _load_partition(
     if out["bad_rows"] or out["bad_weights"]:
         yield pa.RecordBatch.from_pylist([out], schema=LOAD_ARROW_SCHEMA)
         return
-    if spherical:
+    if spherical:  # unit vectors: nothing to gain from centring
         x, zero = kernels.normalize_rows(x)
         out["zero_rows"] = int(zero.sum())
-    block = np.ascontiguousarray(x, dtype=np.dtype(dtype))
+        origin = np.zeros(x.shape[1])
+    else:  # centred on the block's mean, so GEMM-form distances keep their precision
+        origin = x.mean(axis=0)
+    block = np.ascontiguousarray(x - origin, dtype=np.dtype(dtype))
+    out["origin"] = [float(v) for v in origin]
     out["weight_sum"] = float(w.sum())
     rng = np.random.default_rng([seed, 0x5EED, partition])
     keys = kernels.sampling_keys(w, rng)
@@ -317,14 +329,10 @@ class ResidentBlocks:
         """
         assert self._rdd is not None, "load() first"
         for attempt in range(MAX_REBUILDS + 1):
-            rdd = self._rdd
-            depth = (
-                1
-                if rdd.getNumPartitions() <= 16
-                else max(2, math.ceil(math.log(rdd.getNumPartitions(), 16)))
-            )
-            missing, result = rdd.mapPartitions(_block_task(fn, merge)).treeReduce(
-                _combine(merge), depth=depth
+            # depth 1: the driver merges the per-block results in partition order, which
+            # keeps results deterministic; PySpark's deeper trees shuffle and reorder.
+            missing, result = self._rdd.mapPartitions(_block_task(fn, merge)).treeReduce(
+                _combine(merge), depth=1
             )
             if not missing:
                 return result
@@ -345,11 +353,20 @@ class ResidentBlocks:
         )
 
     def close(self) -> None:
-        """Remove the block files (one job, run where the handles are cached) and uncache."""
+        """Remove the block files and uncache the handles.
+
+        On a cluster that takes one job, run where the handles are cached. With a local
+        master every executor runs on this host and writes under directories the handles
+        name, so the driver removes them itself and the fit spends no job on it.
+        """
         if self._rdd is None:
             return
         try:
-            if self._loaded:  # else the cleanup job would recompute the failed load
+            if (self._features.sparkSession.sparkContext.master or "").startswith("local"):
+                for directory in {os.path.dirname(h.x_path) for h in self.handles if h.x_path}:
+                    blockstore.forget(directory)
+                    shutil.rmtree(directory, ignore_errors=True)
+            elif self._loaded:  # else the cleanup job would recompute the failed load
                 self._rdd.foreachPartition(_cleanup_task(self.fit_id))
         except Exception as exc:  # cleanup must never hide the fit's own error
             log.warning("could not remove block files of fit %s: %s", self.fit_id, exc)

@@ -80,6 +80,12 @@ def open_block(path: str) -> NDArray[np.floating] | None:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError):
         return None
+    # A map keeps its file's disk space even after the file is deleted: drop the maps of
+    # earlier fits (whose clean-up may have run in another worker process) when a new fit
+    # starts here.
+    here = os.path.dirname(path)
+    for stale in [p for p in _OPEN if os.path.dirname(p) != here]:
+        del _OPEN[stale]
     _OPEN[path] = array
     while len(_OPEN) > _MAX_OPEN:
         _OPEN.popitem(last=False)

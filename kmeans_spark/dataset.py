@@ -22,6 +22,11 @@ FEATURES = "__kmeans_features"
 WEIGHT = "__kmeans_weight"
 
 
+def column(name: str) -> Column:
+    """A column by its exact name (backticks: a dot in a name is not a struct field)."""
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
 def _field_type(df: DataFrame, name: str, role: str) -> DataType:
     names = df.columns
     if name not in names:
@@ -55,13 +60,13 @@ def features_column(
                     f"feature column {name!r} has type {dtype.simpleString()}, but features "
                     "must be numeric; cast it (e.g. col.cast('double')) or leave it out."
                 )
-            exprs.append(F.col(name).cast("double"))
+            exprs.append(column(name).cast("double"))
         return F.array(*exprs)
     dtype = _field_type(df, features_col, "features")
     if isinstance(dtype, VectorUDT):
-        return vector_to_array(F.col(features_col), "float64")
+        return vector_to_array(column(features_col), "float64")
     if isinstance(dtype, ArrayType) and isinstance(dtype.elementType, NumericType):
-        return F.col(features_col).cast("array<double>")
+        return column(features_col).cast("array<double>")
     raise KMeansInputError(
         f"features column {features_col!r} has type {dtype.simpleString()}, but it must be a "
         "vector (pyspark.ml.linalg) or an array of numbers; or set inputCols to a list of "
@@ -86,7 +91,7 @@ def weight_column(df: DataFrame, weight_col: str | None) -> Column | None:
             f"weight column {weight_col!r} has type {dtype.simpleString()}, but weights must "
             "be numeric and >= 0; cast it or unset weightCol."
         )
-    return F.col(weight_col).cast("double")
+    return column(weight_col).cast("double")
 
 
 def prepare(

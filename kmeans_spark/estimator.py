@@ -62,6 +62,8 @@ class KMeans(Estimator[KMeansModel], KMeansParams, DefaultParamsReadable, Defaul
         numPartitions: int = 0,
         initialCenters: list[list[float]] | None = None,
         distanceCol: str | None = None,
+        solver: str = "auto",
+        maxBlockSizeInMB: float = 0.0,
     ) -> None:
         super().__init__()
         kwargs = self._input_kwargs  # type: ignore[attr-defined]  # set by @keyword_only
@@ -131,6 +133,14 @@ class KMeans(Estimator[KMeansModel], KMeansParams, DefaultParamsReadable, Defaul
     def setDistanceCol(self, value: str) -> KMeans:
         return self._set(distanceCol=value)
 
+    def setSolver(self, value: str) -> KMeans:
+        """Accepted for compatibility with Spark's KMeans; see the ``solver`` param."""
+        return self._set(solver=value)
+
+    def setMaxBlockSizeInMB(self, value: float) -> KMeans:
+        """Accepted for compatibility with Spark's KMeans; see ``maxBlockSizeInMB``."""
+        return self._set(maxBlockSizeInMB=value)
+
     # -- validation ----------------------------------------------------------------------
 
     def _check_params(self) -> None:
@@ -161,6 +171,7 @@ class KMeans(Estimator[KMeansModel], KMeansParams, DefaultParamsReadable, Defaul
         choice("distanceMeasure", self.getDistanceMeasure(), DISTANCE_MEASURES)
         choice("emptyClusterPolicy", self.getEmptyClusterPolicy(), EMPTY_CLUSTER_POLICIES)
         choice("dtype", self.getDtype(), DTYPES)
+        choice("solver", self.getOrDefault(self.solver), ("auto", "row", "block"))
 
     def _check_blocks(self, handles: Sequence[BlockHandle]) -> tuple[int, int]:
         """Validate what the load job found; return (rows, dimension)."""
@@ -172,12 +183,6 @@ class KMeans(Estimator[KMeansModel], KMeansParams, DefaultParamsReadable, Defaul
                     f"of features than its first row ({h.dim}); all feature vectors must have "
                     "the same length."
                 )
-        dims = sorted({h.dim for h in handles if h.rows > 0})
-        if len(dims) > 1:
-            raise KMeansInputError(
-                f"feature vectors have different lengths across partitions ({dims}); all "
-                "feature vectors must have the same length."
-            )
         bad = [h for h in handles if h.bad_rows]
         if bad:
             first = bad[0]
@@ -190,6 +195,12 @@ class KMeans(Estimator[KMeansModel], KMeansParams, DefaultParamsReadable, Defaul
                 f"(first: partition {first.partition}, row {first.bad_row_index}: {shown}); "
                 "features must be finite numbers: drop or impute those rows before fitting "
                 "(e.g. df.na.drop())."
+            )
+        dims = sorted({h.dim for h in handles if h.rows > 0 and h.x_path})
+        if len(dims) > 1:
+            raise KMeansInputError(
+                f"feature vectors have different lengths across partitions ({dims}); all "
+                "feature vectors must have the same length."
             )
         bad_w = [h for h in handles if h.bad_weights]
         if bad_w:

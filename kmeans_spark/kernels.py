@@ -6,6 +6,12 @@ worker (on one partition's block) and on the driver (on candidates), and is unit
 without a JVM. The public functions of the package validate their inputs; the kernels assume
 valid input (2-D float arrays, matching widths, non-negative finite weights) and say so.
 
+Blocks are stored *centred* on their own mean (``origin``, float64): the GEMM form
+``|x|^2 - 2 x.c + |c|^2`` cancels catastrophically when the data sit far from zero (incomes
+near 52000, epoch seconds), and distances do not change under translation. So the kernels
+take an ``origin`` and work on ``x`` and ``c - origin``; what they return (sums, points)
+is in the original coordinates.
+
 Distances are squared Euclidean throughout. Cosine k-means (spherical k-means) runs on
 unit-normalised points and centres, where ``|x - c|^2 = 2 (1 - cos(x, c))``, so the same
 assignment kernel serves both; only the centre update and the reported cost differ.
@@ -89,7 +95,7 @@ def nearest_centers(
     x : ndarray of shape (n, d)
     centers : ndarray of shape (k, d)
     center_sq_norms : ndarray of shape (k,), optional
-        Unused (kept for callers that have it); the norms are recomputed in float64.
+        Unused (kept for callers that have it); the norms are computed in ``x``'s dtype.
     chunk : int, optional
         Rows per tile; defaults to :func:`chunk_rows`.
 
@@ -185,12 +191,23 @@ class PartialStats:
         return out
 
 
+def _shift(origin: F64 | None, d: int) -> F64:
+    return np.zeros(d) if origin is None else np.asarray(origin, dtype=np.float64)
+
+
+def _exact_sq_dist(points: F64, centers: F64) -> F64:
+    """``|p - c|^2`` row by row, by difference: exactly 0 for a point on its centre."""
+    diff = points - centers
+    return np.einsum("ij,ij->i", diff, diff)
+
+
 def partial_stats(
     x: FloatArray,
     weights: F64 | None,
     centers: F64,
     n_far: int = 0,
     chunk: int | None = None,
+    origin: F64 | None = None,
 ) -> PartialStats:
     """One block's share of a Lloyd step: per-centre sums, weights, counts and costs.
 
@@ -204,14 +221,20 @@ def partial_stats(
         Non-negative point weights; ``None`` means all ones.
     centers : ndarray of shape (k, d), float64
     n_far : int
-        How many of the points farthest from their centre to keep (for empty clusters).
+        How many of the points farthest from their centre to keep (for empty clusters);
+        their distances are recomputed exactly, so a point sitting on its centre has 0.
+    origin : ndarray of shape (d,), optional
+        The block is ``points - origin`` (see the module docstring); sums and far points
+        are returned in the original coordinates.
     """
     k, d = centers.shape
     stats = PartialStats.zeros(k, d, n_far)
     n = x.shape[0]
     if n == 0:
         return stats
-    pc = PreparedCenters.of(centers, x.dtype)
+    shift = _shift(origin, d)
+    centers = np.asarray(centers, dtype=np.float64)
+    pc = PreparedCenters.of(centers - shift, x.dtype)
     step = chunk or chunk_rows(k)
     tile = np.empty((min(step, n), k), dtype=x.dtype)
     far_d2: list[F64] = [stats.far_sq_dist]
@@ -237,10 +260,11 @@ def partial_stats(
             far_pts.append(np.asarray(xc[top], dtype=np.float64))
             far_lab.append(labels[top])
             far_w.append(data[top])
+    stats.sums += stats.weights[:, None] * shift
     if n_far > 0:
-        stats.far_sq_dist = np.concatenate(far_d2)
-        stats.far_points = np.concatenate(far_pts)
+        stats.far_points = np.concatenate(far_pts) + shift
         stats.far_labels = np.concatenate(far_lab)
+        stats.far_sq_dist = _exact_sq_dist(stats.far_points, centers[stats.far_labels])
         stats.far_weights = np.concatenate(far_w)
         stats._keep_farthest()
     return stats
@@ -291,9 +315,11 @@ def update_centers(
             for i in candidates:
                 src = int(stats.far_labels[i])
                 wx = float(stats.far_weights[i])
-                if stats.far_sq_dist[i] <= 0 or wx <= 0 or weights[src] - wx <= 0:
-                    continue
                 x = stats.far_points[i]
+                # on its centre up to rounding: moving it would only duplicate a centre
+                scale = float(x @ x + old[src] @ old[src])
+                if stats.far_sq_dist[i] <= 1e-20 * scale or wx <= 0 or weights[src] - wx <= 0:
+                    continue
                 sums[src] -= wx * x
                 weights[src] -= wx
                 counts[src] -= 1
@@ -361,6 +387,7 @@ def update_nearest_candidate(
     nearest: I64,
     new_candidates: F64,
     offset: int,
+    origin: F64 | None = None,
 ) -> None:
     """Fold new k-means|| candidates into each point's distance to its nearest candidate.
 
@@ -370,7 +397,7 @@ def update_nearest_candidate(
     """
     if new_candidates.shape[0] == 0 or x.shape[0] == 0:
         return
-    labels, d2 = nearest_centers(x, new_candidates)
+    labels, d2 = nearest_centers(x, new_candidates - _shift(origin, x.shape[1]))
     closer = d2 < sq_dist
     sq_dist[closer] = d2[closer]
     nearest[closer] = labels[closer] + offset
@@ -508,6 +535,7 @@ def seed_round_block(
     *,
     oversampling: float,
     rng: np.random.Generator | None,
+    origin: F64 | None = None,
 ) -> SeedRound:
     """One block's k-means|| pass: fold candidates ``known:`` into the block's distances,
     then either pre-select points for the next round (``rng`` given) or, in the final pass
@@ -515,7 +543,7 @@ def seed_round_block(
 
     ``sq_dist`` and ``nearest`` (the block's state) are updated in place.
     """
-    update_nearest_candidate(x, sq_dist, nearest, candidates[known:], known)
+    update_nearest_candidate(x, sq_dist, nearest, candidates[known:], known, origin)
     w = np.ones(x.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
     local_cost = float(sq_dist @ w)
     d = candidates.shape[1]
@@ -531,7 +559,7 @@ def seed_round_block(
     chosen, thresholds = oversample(sq_dist, w, oversampling, local_cost, rng)
     return SeedRound(
         cost=local_cost,
-        points=np.asarray(x[chosen], dtype=np.float64),
+        points=np.asarray(x[chosen], dtype=np.float64) + _shift(origin, x.shape[1]),
         thresholds=thresholds,
         candidate_weights=np.empty(0),
     )

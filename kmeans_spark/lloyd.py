@@ -74,7 +74,13 @@ def run_lloyd(
         def step(
             h: BlockHandle, x: np.ndarray, w: np.ndarray | None, bc: object = bc
         ) -> kernels.PartialStats:
-            return kernels.partial_stats(x, w, bc.value, n_far=n_far)  # type: ignore[attr-defined]
+            return kernels.partial_stats(
+                x,
+                w,
+                bc.value,  # type: ignore[attr-defined]
+                n_far=n_far,
+                origin=h.origin_array,
+            )
 
         stats = blocks.run(step, kernels.PartialStats.merge)
         bc.destroy()

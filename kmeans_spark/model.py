@@ -29,7 +29,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 
 from kmeans_spark import kernels
-from kmeans_spark.dataset import features_column
+from kmeans_spark.dataset import column, features_column
 from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.params import KMeansParams
 
@@ -157,11 +157,26 @@ class KMeansModel(Model, KMeansParams, MLWritable, MLReadable["KMeansModel"]):
             )
         if self._spherical():
             x, _ = kernels.normalize_rows(x)
-        labels, _ = kernels.nearest_centers(x, self._centers)
+        labels, _ = kernels.nearest_centers(x - self._origin, self._centers - self._origin)
         return int(labels[0])
 
+    @property
+    def _origin(self) -> np.ndarray:
+        """Where distances are computed from: the mean of the centres, so the GEMM form
+        keeps its precision for data far from zero (see :mod:`kmeans_spark.kernels`)."""
+        return self._centers.mean(axis=0) if self._centers.size else np.zeros(0)
+
     def _transform(self, dataset: DataFrame) -> DataFrame:
-        centers = self._centers
+        taken = [
+            c for c in (self.getPredictionCol(), self.getDistanceCol()) if c in dataset.columns
+        ]
+        if taken:
+            raise KMeansInputError(
+                f"column {taken[0]!r} already exists in the input; set predictionCol / "
+                "distanceCol to a new name."
+            )
+        origin = self._origin
+        centers = self._centers - origin
         spherical = self._spherical()
         dim = self.numFeatures
         feats = features_column(dataset, self.getFeaturesCol(), self.getInputCols())
@@ -177,10 +192,12 @@ class KMeansModel(Model, KMeansParams, MLWritable, MLReadable["KMeansModel"]):
             if usable.any():
                 x[usable] = np.stack(values[usable]).astype(np.float64, copy=False)
             ok = np.isfinite(x).all(axis=1)
+            if spherical:  # a zero vector has no direction: no cluster, as a NaN row
+                ok &= np.einsum("ij,ij->i", np.nan_to_num(x), np.nan_to_num(x)) > 0
             xs = x[ok]
             if spherical:
                 xs, _ = kernels.normalize_rows(xs)
-            labels, d2 = kernels.nearest_centers(xs, centers)
+            labels, d2 = kernels.nearest_centers(xs - origin, centers)
             dist = d2 / 2.0 if spherical else np.sqrt(d2)
             pred = pd.array([None] * n, dtype="Int32")
             pred[ok] = labels
@@ -190,7 +207,7 @@ class KMeansModel(Model, KMeansParams, MLWritable, MLReadable["KMeansModel"]):
 
         tmp = "__kmeans_assign"
         out = dataset.withColumn(tmp, assign(feats))
-        cols = [F.col(c) for c in dataset.columns]
+        cols = [column(c) for c in dataset.columns]
         cols.append(F.col(f"{tmp}.prediction").alias(self.getPredictionCol()))
         distance_col = self.getDistanceCol()
         if distance_col:

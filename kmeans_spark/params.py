@@ -96,6 +96,20 @@ class KMeansParams(
         "default parallelism when there are more. Iterations cost about one task per block.",
         typeConverter=TypeConverters.toInt,
     )
+    solver: Param[str] = Param(
+        Params._dummy(),
+        "solver",
+        "Accepted for compatibility with pyspark.ml.clustering.KMeans ('auto', 'row' or "
+        "'block'); this implementation has one solver, so the value changes nothing.",
+        typeConverter=TypeConverters.toString,
+    )
+    maxBlockSizeInMB: Param[float] = Param(
+        Params._dummy(),
+        "maxBlockSizeInMB",
+        "Accepted for compatibility with pyspark.ml.clustering.KMeans; blocks here are one "
+        "per partition (see numPartitions), so the value changes nothing.",
+        typeConverter=TypeConverters.toFloat,
+    )
     distanceCol: Param[str] = Param(
         Params._dummy(),
         "distanceCol",
@@ -117,6 +131,8 @@ class KMeansParams(
             emptyClusterPolicy="reseed",
             dtype="float64",
             numPartitions=0,
+            solver="auto",
+            maxBlockSizeInMB=0.0,
         )
 
     def getK(self) -> int:

@@ -135,13 +135,14 @@ def kmeans_parallel(
                 start_at,
                 oversampling=oversampling,
                 rng=rng,
+                origin=h.origin_array,
             )
             if sampling:
                 blockstore.save_array(
                     h.state_path(f"seed{total}"), np.stack([sq_dist, nearest.astype(np.float64)])
                 )
-            if prev_known:
-                with contextlib.suppress(OSError):
+            if prev_known and prev_known != total:  # a round without new candidates
+                with contextlib.suppress(OSError):  # saved its state to the same path
                     os.unlink(state_in)
             return result
 

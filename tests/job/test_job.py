@@ -92,6 +92,8 @@ def test_predict_with_the_saved_model_reproduces_the_assignments(lake: Path, csv
         "2026-11-22",
         "--id-cols",
         "id",
+        "--features",
+        "x2,x0,x1",  # another order: matched to the model's features by name
         "--keep-features",
         "--output",
         str(out),

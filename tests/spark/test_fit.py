@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from kmeans_spark import KMeans, KMeansModel
+from kmeans_spark import KMeans, KMeansInputError, KMeansModel
 from kmeans_spark.datagen import make_blobs
 
 from .helpers import cols, sorted_rows
@@ -229,3 +229,40 @@ def test_warm_start_from_model(frame_of: Any) -> None:
         np.array(warm.clusterCenters()), np.array(first.clusterCenters()), atol=1e-9
     )
     assert isinstance(warm, KMeansModel)
+
+
+def test_fewer_distinct_points_than_k_converges(spark: Any) -> None:
+    rows = [(0.1, 0.2)] * 50 + [(5.3, 1.7)] * 50 + [(9.9, 4.4)] * 50
+    df = spark.createDataFrame(rows, "x0 double, x1 double")
+    model = KMeans(k=6, seed=3, inputCols=cols(2)).fit(df)
+    s = model.summary
+    assert s.converged and s.numIter < 20
+    assert np.isfinite(np.array(model.clusterCenters())).all()
+    assert sorted(c for c in s.clusterSizes if c) == [50, 50, 50]
+    assert s.trainingCost == pytest.approx(0.0, abs=1e-12)
+
+
+def test_data_far_from_zero_in_float32(frame_of: Any) -> None:
+    """Income around 52000 and age around 31: float32 must still assign like float64."""
+    rng = np.random.default_rng(14)
+    centres = np.array([[52000.0, 31.0], [52006.0, 31.0], [52000.0, 37.0]])
+    x = np.concatenate([c + rng.normal(size=(400, 2)) for c in centres])
+    df = frame_of(x)
+    init = centres.tolist()
+    common = dict(k=3, inputCols=cols(2), initialCenters=init, tol=0.0, maxIter=10)
+    f64 = KMeans(**common).fit(df)
+    f32 = KMeans(dtype="float32", **common).fit(df)
+    assert f32.summary.clusterSizes == f64.summary.clusterSizes
+    assert f32.summary.trainingCost == pytest.approx(f64.summary.trainingCost, rel=1e-5)
+    d = ((x[:, None, :] - np.array(f64.clusterCenters())[None]) ** 2).sum(axis=2)
+    assert f64.summary.trainingCost == pytest.approx(d.min(axis=1).sum(), rel=1e-9)
+
+
+def test_dotted_column_names_and_spark_only_params(spark: Any) -> None:
+    rows = [(float(i % 2) * 10 + 0.01 * i, 1.0) for i in range(40)]
+    df = spark.createDataFrame(rows, "`a.b` double, c double")
+    model = KMeans(k=2, seed=1, inputCols=["a.b", "c"], solver="row", maxBlockSizeInMB=1.0).fit(df)
+    assert sorted(model.summary.clusterSizes) == [20, 20]
+    assert "prediction" in model.transform(df).columns
+    with pytest.raises(KMeansInputError, match=r"solver='fast' is not supported"):
+        KMeans(k=2, inputCols=["c"], solver="fast").fit(df)

@@ -116,3 +116,18 @@ def test_inside_a_pipeline_with_save_and_load(spark: Any, fitted: Any, tmp_path:
     a = out.select("prediction").toPandas()
     b = reloaded.transform(df).select("prediction").toPandas()
     assert a.equals(b)
+
+
+def test_transform_refuses_to_overwrite_a_column(spark: Any, fitted: Any) -> None:
+    df, model, _ = fitted
+    with pytest.raises(ValueError, match=r"column 'prediction' already exists in the input"):
+        model.transform(model.transform(df))
+
+
+def test_cosine_transform_gives_null_for_zero_vectors(spark: Any) -> None:
+    rows = [(1.0, 0.1), (1.0, 0.2), (0.1, 1.0), (0.2, 1.0)]
+    df = spark.createDataFrame(rows, "x0 double, x1 double")
+    model = KMeans(k=2, seed=1, inputCols=["x0", "x1"], distanceMeasure="cosine").fit(df)
+    zero = spark.createDataFrame([(0.0, 0.0), (2.0, 0.2)], "x0 double, x1 double")
+    got = [r["prediction"] for r in model.transform(zero).collect()]
+    assert got[0] is None and got[1] is not None

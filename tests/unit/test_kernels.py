@@ -256,3 +256,40 @@ def test_normalize_rows_reports_zero_rows() -> None:
     out, zero = kernels.normalize_rows(x)
     np.testing.assert_allclose(out[0], [0.6, 0.8])
     assert zero.tolist() == [False, True]
+
+
+@pytest.mark.parametrize(("dtype", "offset"), [(np.float64, 1.7e9), (np.float32, 52000.0)])
+def test_centred_blocks_keep_precision_far_from_zero(dtype: type, offset: float) -> None:
+    """Data near 1.7e9 (epoch seconds) or 52000 (income): the GEMM form on raw values
+    mislabels points; on a block centred on its mean (as the load job stores it) it does not."""
+    rng = np.random.default_rng(11)
+    centres = offset + np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]])
+    x = np.concatenate([c + rng.normal(size=(300, 2)) for c in centres])
+    ref_labels, ref_d2 = brute_nearest(x, centres)
+    origin = x.mean(axis=0)
+    block = (x - origin).astype(dtype)
+    stats = kernels.partial_stats(block, None, centres, n_far=4, origin=origin)
+    sums, _, costs, _, _ = brute_stats(x, np.ones(len(x)), centres)
+    np.testing.assert_array_equal(stats.counts, np.bincount(ref_labels, minlength=3))
+    rtol = 1e-9 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(stats.costs, costs, rtol=rtol)
+    np.testing.assert_allclose(stats.sums, sums, rtol=1e-9 if dtype == np.float64 else 1e-6)
+    top = np.argsort(-ref_d2)[:4]
+    np.testing.assert_allclose(stats.far_points, x[top], rtol=1e-9)
+    upd = kernels.update_centers(stats, centres)
+    # the centres themselves carry ~1e-7 absolute error at 1.7e9, hence 1e-8 for the cost
+    expected = brute_sse(x, np.ones(len(x)), ref_labels, upd.centers)
+    assert upd.cost == pytest.approx(expected, rel=max(rtol, 1e-8))
+
+
+def test_points_on_their_centre_are_not_reseeded() -> None:
+    """Fewer distinct points than k: empty clusters stay empty (kept), instead of being
+    reseeded at duplicates forever, so the fit can converge."""
+    x = np.repeat(np.array([[0.1, 0.2], [5.3, 1.7], [9.9, 4.4]]), 50, axis=0)
+    centres = np.array([[0.1, 0.2], [5.3, 1.7], [9.9, 4.4], [0.1, 0.2], [5.3, 1.7], [9.9, 4.4]])
+    stats = kernels.partial_stats(x - x.mean(0), None, centres, n_far=6, origin=x.mean(0))
+    assert (stats.far_sq_dist < 1e-20).all()
+    upd = kernels.update_centers(stats, centres)
+    assert upd.reseeded == []
+    assert upd.counts.tolist() == [50, 50, 50, 0, 0, 0]
+    assert kernels.max_center_shift(centres, upd.centers) < 1e-12
