@@ -15,23 +15,34 @@ def list_column_to_matrix(
     the caller). Returns the matrix, ``d``, the number of rows whose length differs from
     the first non-null row's (then the matrix is empty: the input is unusable), and the
     mask of non-null rows.
+
+    Chunk by chunk into one preallocated matrix: the partition is held once as Arrow and
+    once as numpy, never as a combined copy on top (this is a load task's peak memory).
     """
-    n = len(column)
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    n = sum(len(c) for c in chunks)
     if n == 0:
         return np.empty((0, 0)), 0, 0, np.ones(0, dtype=bool)
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    valid = ~column.is_null().to_numpy(zero_copy_only=False)
-    lengths = column.value_lengths().to_numpy(zero_copy_only=False)
-    lengths = np.where(valid, np.nan_to_num(lengths.astype(np.float64), nan=-1), -1).astype(
-        np.int64
-    )
+    valid = np.concatenate([~c.is_null().to_numpy(zero_copy_only=False) for c in chunks])
+    lengths = np.concatenate(
+        [c.value_lengths().fill_null(-1).to_numpy(zero_copy_only=False) for c in chunks]
+    ).astype(np.int64)
     present = lengths[valid]
     dim = int(present[0]) if present.size else 0
     mismatch = int(np.count_nonzero(present != dim))
     if mismatch:
         return np.empty((0, dim)), dim, mismatch, valid
-    flat = column.flatten().to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
-    matrix = np.full((n, dim), np.nan)
-    matrix[valid] = flat.reshape(-1, dim) if dim else np.empty((int(valid.sum()), 0))
+    matrix = np.empty((n, dim))
+    start = 0
+    for chunk in chunks:
+        rows = len(chunk)
+        part = matrix[start : start + rows]
+        flat = chunk.flatten().to_numpy(zero_copy_only=False)
+        chunk_valid = valid[start : start + rows]
+        if chunk_valid.all():
+            part[:] = flat.reshape(rows, dim)
+        else:
+            part[:] = np.nan
+            part[chunk_valid] = flat.reshape(-1, dim)
+        start += rows
     return matrix, dim, 0, valid

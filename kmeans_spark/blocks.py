@@ -134,18 +134,21 @@ def _load_partition(
     """mapInArrow body of the load job: one partition in, one handle row out."""
     partition = TaskContext.get().partitionId()  # type: ignore[union-attr]
     batch_list = list(batches)
-    table = pa.Table.from_batches(batch_list) if batch_list else pa.table({})
-    if table.num_rows == 0 or FEATURES not in table.column_names:
+    total_rows = sum(b.num_rows for b in batch_list)
+    weighted = bool(batch_list) and WEIGHT in batch_list[0].schema.names
+    if total_rows == 0:
         x, dim, mismatch, valid = np.empty((0, 0)), 0, 0, np.ones(0, dtype=bool)
     else:
-        x, dim, mismatch, valid = list_column_to_matrix(table.column(FEATURES))
+        features = pa.chunked_array([b.column(FEATURES) for b in batch_list])
+        x, dim, mismatch, valid = list_column_to_matrix(features)
+        del features
     n = x.shape[0]
-    weighted = WEIGHT in table.column_names
     w = (
-        table.column(WEIGHT).to_numpy().astype(np.float64)
+        pa.chunked_array([b.column(WEIGHT) for b in batch_list]).to_numpy().astype(np.float64)
         if weighted and n
         else np.ones(n, dtype=np.float64)
     )
+    del batch_list  # the Arrow copy of the partition is no longer needed
     out: dict[str, Any] = {
         "partition": partition,
         "generation": generation,
@@ -167,7 +170,7 @@ def _load_partition(
         "host": socket.gethostname(),
     }
     if mismatch or n == 0:
-        out["rows"] = table.num_rows
+        out["rows"] = total_rows
         yield pa.RecordBatch.from_pylist([out], schema=LOAD_ARROW_SCHEMA)
         return
     bad = ~np.isfinite(x).all(axis=1) | ~valid
@@ -186,11 +189,6 @@ def _load_partition(
     if spherical:  # unit vectors: nothing to gain from centring
         x, zero = kernels.normalize_rows(x)
         out["zero_rows"] = int(zero.sum())
-        origin = np.zeros(x.shape[1])
-    else:  # centred on the block's mean, so GEMM-form distances keep their precision
-        origin = x.mean(axis=0)
-    block = np.ascontiguousarray(x - origin, dtype=np.dtype(dtype))
-    out["origin"] = [float(v) for v in origin]
     out["weight_sum"] = float(w.sum())
     rng = np.random.default_rng([seed, 0x5EED, partition])
     keys = kernels.sampling_keys(w, rng)
@@ -198,6 +196,11 @@ def _load_partition(
     take = take[np.isfinite(keys[take])]
     out["sample_keys"] = [float(v) for v in keys[take]]
     out["sample_points"] = [float(v) for v in x[take].ravel()]
+    # centred on the block's mean (in place), so GEMM-form distances keep their precision
+    origin = np.zeros(x.shape[1]) if spherical else x.mean(axis=0)
+    x -= origin
+    block = x if dtype == "float64" else x.astype(np.dtype(dtype))
+    out["origin"] = [float(v) for v in origin]
     x_path = blockstore.block_path(fit_id, generation, partition, "x")
     blockstore.save_array(x_path, block)
     out["x_path"] = x_path
