@@ -372,5 +372,5 @@ class KMeans(Estimator[KMeansModel], KMeansParams, DefaultParamsReadable, Defaul
         self._copyValues(model)
         summary._predictionCol = model.getPredictionCol()
         summary._featuresCol = model.getFeaturesCol()
-        summary._predictions = model.transform(dataset)
+        summary._make_predictions = lambda: model.transform(dataset)
         return model

@@ -9,6 +9,7 @@ Hadoop file system works (HDFS, S3, local).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -63,6 +64,9 @@ class KMeansSummary:
     blockRebuilds: int = 0
     phaseSeconds: dict[str, float] = field(default_factory=dict)
     _predictions: DataFrame | None = field(default=None, repr=False, compare=False)
+    _make_predictions: Callable[[], DataFrame] | None = field(
+        default=None, repr=False, compare=False
+    )
     _predictionCol: str = field(default="prediction", repr=False, compare=False)
     _featuresCol: str = field(default="features", repr=False, compare=False)
 
@@ -77,6 +81,8 @@ class KMeansSummary:
     @property
     def predictions(self) -> DataFrame:
         """The training data with predictions (computed on demand, as Spark's summary)."""
+        if self._predictions is None and self._make_predictions is not None:
+            self._predictions = self._make_predictions()  # built on first use, not in fit
         if self._predictions is None:
             raise RuntimeError("predictions are only available on a freshly fitted model")
         return self._predictions
