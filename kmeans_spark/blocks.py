@@ -13,8 +13,8 @@ The data path, and why:
   executor that computed it, so every later task on that partition is scheduled where its
   file is, and opens it with ``mmap`` (see :mod:`kmeans_spark.blockstore`).
 * **Each pass is exactly one Spark job**: ``mapPartitions`` over the handles, results
-  merged with ``treeReduce`` (no shuffle for few partitions, no accumulators, so a retried
-  task is never counted twice).
+  merged with ``treeReduce(depth=1)`` on the driver in partition order (deterministic; no
+  shuffle; no accumulators, so a retried task is never counted twice).
 * A task whose file is missing (its executor was lost, or it ran elsewhere after the
   locality wait) reports the partition instead of failing; :meth:`ResidentBlocks.run`
   rebuilds the blocks from the input and repeats the pass. If an executor dies, its cached
