@@ -282,3 +282,38 @@ def test_malformed_config_exits_2(tmp_path: Path) -> None:
     (line,) = result.error_lines()
     assert line.startswith(f"error: config file {str(bad)!r} is not valid TOML (")
     assert_nothing_written(tmp_path / "o")
+
+
+@pytest.mark.parametrize("fmt", ["json", "orc"])
+def test_json_and_orc_inputs(fmt: str, tmp_path: Path) -> None:
+    from kmeans_spark.datagen import blobs_frame
+
+    frame = blobs_frame(make_blobs(600, 2, 3, spread=0.3, seed=17))
+    data = tmp_path / "data"
+    data.mkdir()
+    if fmt == "json":
+        frame.to_json(data / "part.json", orient="records", lines=True)
+    else:
+        import pyarrow as pa
+        import pyarrow.orc as orc
+
+        orc.write_table(pa.Table.from_pandas(frame, preserve_index=False), str(data / "part.orc"))
+    out = tmp_path / "run"
+    result = submit(
+        "fit",
+        "--input",
+        str(data),
+        "--format",
+        fmt,
+        "--features",
+        "x0,x1",
+        "--id-cols",
+        "id",
+        "--k",
+        "3",
+        "--output",
+        str(out),
+    )
+    assert result.code == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    s = summary(out)
+    assert s["rows_read"] == 600 and sorted(s["cluster_sizes"]) == [200, 200, 200]
