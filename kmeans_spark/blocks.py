@@ -279,7 +279,11 @@ class ResidentBlocks:
         spherical: bool = False,
         sample_size: int = 1,
         seed: int = 0,
+        validate: Callable[[list[BlockHandle]], object] | None = None,
     ) -> None:
+        """``validate`` checks the handles of a rebuild, as the caller checked the first
+        load's (a bad row that appeared since must fail with its own message)."""
+        self._validate = validate
         self._features = features
         self._dtype = dtype
         self._spherical = spherical
@@ -348,7 +352,9 @@ class ResidentBlocks:
                 attempt + 1,
             )
             self.rebuilds += 1
-            self.load()
+            handles = self.load()
+            if self._validate is not None:  # the input may have changed since the first load
+                self._validate(handles)
         raise RuntimeError(
             f"block files of partitions {sorted(missing)} went missing after {MAX_REBUILDS} "
             "rebuilds; check that spark.local.dir is on a local disk that is not cleaned "

@@ -297,6 +297,7 @@ class KMeans(Estimator[KMeansModel], KMeansParams, DefaultParamsReadable, Defaul
             spherical=spherical,
             sample_size=k if init_mode == "random" else 1,
             seed=seed,
+            validate=self._check_blocks,
         ) as blocks:
             t0 = time.perf_counter()
             handles = blocks.load()

@@ -125,3 +125,33 @@ def test_local_files_are_removed_after_fit_and_after_failure(spark: Any, data: A
     with pytest.raises(KMeansInputError):
         KMeans(k=2, inputCols=["x0"]).fit(bad)
     assert not os.path.isdir(root) or os.listdir(root) == []
+
+
+def test_a_rebuild_revalidates_the_input(spark: Any, delete_on_log: Any, tmp_path: Any) -> None:
+    """Blocks lost mid-fit are rebuilt from the input; if the input has gone bad since, the
+    fit fails with the bad-row message, not a misleading "files went missing"."""
+    flag = str(tmp_path / "input-went-bad")
+    x = make_blobs(600, 3, 3, spread=6.0, seed=43).x.tolist()  # overlapping: slow to converge
+    spoiled = x[5][0]
+
+    def maybe_spoil(row: list[float]) -> tuple[float, ...]:
+        if row[0] == spoiled and os.path.exists(flag):
+            return (float("nan"), row[1], row[2])
+        return tuple(row)
+
+    rdd = spark.sparkContext.parallelize(x, 2).map(maybe_spoil)
+    df = spark.createDataFrame(rdd, schema=cols(3))
+    handler = delete_on_log(
+        "iteration 2:", os.path.join(local_root(spark), "kmeans_spark", "*", "g0-*-x.npy")
+    )
+    original = handler.emit
+
+    def emit_and_spoil(record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("iteration 2:"):
+            open(flag, "w").close()
+        original(record)
+
+    handler.emit = emit_and_spoil  # type: ignore[method-assign]
+    with pytest.raises(KMeansInputError, match=r"rows have null, NaN or infinite features"):
+        KMeans(k=5, seed=1, inputCols=cols(3), tol=0.0, maxIter=6).fit(df)
+    assert handler.deleted == 2
