@@ -332,10 +332,9 @@ def run_fit(spark: SparkSession, cfg: JobConfig) -> dict[str, Any]:
     out = AtomicOutput(fs, cfg.output_path, cfg.mode)
     out.check()
     phases: dict[str, float] = {}
-    check_columns_first = read_input(spark, cfg)
-    check_columns(check_columns_first, cfg.id_cols, "id")
-    features = resolve_features(check_columns_first, cfg.features, cfg.id_cols)
-    df = check_columns_first
+    df = read_input(spark, cfg)
+    check_columns(df, cfg.id_cols, "id")
+    features = resolve_features(df, cfg.features, cfg.id_cols)
     log.info(
         "input %s (%s): %d partitions, features %s, id columns %s",
         cfg.input_path,

@@ -27,7 +27,6 @@ import contextlib
 import glob
 import logging
 import os
-import shutil
 import socket
 import uuid
 from collections.abc import Callable, Iterator
@@ -373,14 +372,12 @@ class ResidentBlocks:
         try:
             if (self._features.sparkSession.sparkContext.master or "").startswith("local"):
                 for directory in {os.path.dirname(h.x_path) for h in self.handles if h.x_path}:
-                    blockstore.forget(directory)
-                    shutil.rmtree(directory, ignore_errors=True)
+                    blockstore.remove_dir(directory)
             elif self._loaded:  # else the cleanup job would recompute the failed load
                 self._rdd.foreachPartition(_cleanup_task(self.fit_id))
         except Exception as exc:  # cleanup must never hide the fit's own error
             log.warning("could not remove block files of fit %s: %s", self.fit_id, exc)
         finally:
-            blockstore.remove_fit(self.fit_id)
             with contextlib.suppress(Exception):
                 self._rdd.unpersist(blocking=False)
             self._rdd = None

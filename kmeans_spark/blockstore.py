@@ -108,11 +108,15 @@ def forget(prefix: str) -> None:
         del _OPEN[key]
 
 
-def remove_fit(fit_id: str, root: str | None = None) -> bool:
-    """Delete a fit's directory on this host; True if there was one."""
-    path = fit_dir(fit_id, root)
+def remove_dir(path: str) -> bool:
+    """Delete a fit's directory (and drop its cached maps); True if there was one."""
     forget(path)
     if not os.path.isdir(path):
         return False
     shutil.rmtree(path, ignore_errors=True)
     return True
+
+
+def remove_fit(fit_id: str, root: str | None = None) -> bool:
+    """Delete a fit's directory on this host; True if there was one."""
+    return remove_dir(fit_dir(fit_id, root))

@@ -80,7 +80,6 @@ def _nearest_tile(xc: FloatArray, pc: PreparedCenters, tile: np.ndarray) -> tupl
 def nearest_centers(
     x: FloatArray,
     centers: FloatArray,
-    center_sq_norms: F64 | None = None,
     chunk: int | None = None,
 ) -> tuple[I64, F64]:
     """Index of the nearest centre and the squared distance to it, for every row of ``x``.
@@ -94,8 +93,6 @@ def nearest_centers(
     ----------
     x : ndarray of shape (n, d)
     centers : ndarray of shape (k, d)
-    center_sq_norms : ndarray of shape (k,), optional
-        Unused (kept for callers that have it); the norms are computed in ``x``'s dtype.
     chunk : int, optional
         Rows per tile; defaults to :func:`chunk_rows`.
 
