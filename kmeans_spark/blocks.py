@@ -12,9 +12,14 @@ The data path, and why:
 * The RDD of handles is cached. A cached partition lives in the block manager of the
   executor that computed it, so every later task on that partition is scheduled where its
   file is, and opens it with ``mmap`` (see :mod:`kmeans_spark.blockstore`).
-* **Each pass is exactly one Spark job**: ``mapPartitions`` over the handles, results
-  merged with ``treeReduce(depth=1)`` on the driver in partition order (deterministic; no
-  shuffle; no accumulators, so a retried task is never counted twice).
+* **Each pass is exactly one Spark job**: ``mapPartitions`` over the handles; each task
+  returns one small result per block, and the driver merges them in partition order
+  (deterministic whatever the task layout; no shuffle; no accumulators, so a retried task
+  is never counted twice).
+* **Few tasks when there is little work**: a Python task costs tens of milliseconds
+  whatever it does, so when every block sits on one host and a block's pass is shorter
+  than that, one task does several blocks (:func:`plan_tasks`). A task can open every
+  block file of its own host.
 * A task whose file is missing (its executor was lost, or it ran elsewhere after the
   locality wait) reports the partition instead of failing; :meth:`ResidentBlocks.run`
   rebuilds the blocks from the input and repeats the pass. If an executor dies, its cached
@@ -24,6 +29,7 @@ The data path, and why:
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import logging
 import os
@@ -31,7 +37,7 @@ import socket
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -48,8 +54,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: Partitions that one task found missing, and its result (None for an empty block).
-TaskResult = tuple[tuple[int, ...], Any]
+#: What one task returns: the partitions whose files it found missing, and each other
+#: non-empty block's result, by partition.
+TaskResult = tuple[tuple[int, ...], list[tuple[int, Any]]]
 
 #: The handle row the load job returns for each partition (Arrow side; Spark's is derived).
 LOAD_ARROW_SCHEMA = pa.schema(
@@ -77,6 +84,25 @@ LOAD_ARROW_SCHEMA = pa.schema(
 
 #: Retries of a pass after rebuilding blocks, before giving up.
 MAX_REBUILDS = 3
+
+#: Work (rows x (dim x k + ROW_WORK)) worth a task of its own; see :func:`plan_tasks`.
+#: About 50-100 ms of a pass on one core, measured on a 2-core machine where a second
+#: Python task per pass costs 25-35 ms: `small` (200k x 2, k=3) runs as one task,
+#: `medium` (1M x 16, k=10) as one, `wide` (1M x 64, k=100) as one per block.
+MIN_TASK_WORK = float(2**28)
+#: Per-row work besides the distances (norms, argmin, sums), in the same units.
+ROW_WORK = 64
+
+#: Values up to this size ride in the pickled task itself; larger ones are broadcast. A
+#: broadcast costs ~5-15 ms per pass to create and destroy, for data that small.
+INLINE_BYTES = 256 * 1024
+
+
+class Inline(Generic[T]):
+    """A value shipped inside the task's closure, read as ``.value`` like a broadcast."""
+
+    def __init__(self, value: T) -> None:
+        self.value = value
 
 
 @dataclass(frozen=True)
@@ -191,7 +217,7 @@ def _load_partition(
     out["weight_sum"] = float(w.sum())
     rng = np.random.default_rng([seed, 0x5EED, partition])
     keys = kernels.sampling_keys(w, rng)
-    take = np.argsort(-keys, kind="stable")[:sample_size]
+    take = kernels.top_indices(keys, sample_size)  # O(n), unlike sorting every key
     take = take[np.isfinite(keys[take])]
     out["sample_keys"] = [float(v) for v in keys[take]]
     out["sample_points"] = [float(v) for v in x[take].ravel()]
@@ -220,25 +246,12 @@ def _remove_older_generations(fit_id: str, generation: int, partition: int) -> N
                 os.unlink(path)
 
 
-def _combine(merge: Callable[[Any, Any], Any]) -> Callable[[TaskResult, TaskResult], TaskResult]:
-    def combine(a: TaskResult, b: TaskResult) -> TaskResult:
-        missing = a[0] + b[0]
-        if a[1] is None:
-            return missing, b[1]
-        if b[1] is None:
-            return missing, a[1]
-        return missing, merge(a[1], b[1])
-
-    return combine
-
-
 def _block_task(
     fn: Callable[[BlockHandle, np.ndarray, np.ndarray | None], Any],
-    merge: Callable[[Any, Any], Any],
 ) -> Callable[[Iterator[BlockHandle]], Iterator[TaskResult]]:
     def task(handles: Iterator[BlockHandle]) -> Iterator[TaskResult]:
         missing: list[int] = []
-        result: Any = None
+        results: list[tuple[int, Any]] = []
         for h in handles:  # read the whole (tiny) input: a worker that skips it is not reused
             if h.rows == 0:
                 continue
@@ -247,11 +260,38 @@ def _block_task(
             if x is None or (h.w_path and w is None):
                 missing.append(h.partition)
                 continue
-            r = fn(h, x, w)
-            result = r if result is None else merge(result, r)
-        yield tuple(missing), result
+            results.append((h.partition, fn(h, x, w)))
+        yield tuple(missing), results
 
     return task
+
+
+def plan_tasks(
+    handles: list[BlockHandle], work_per_row: float, min_task_work: float
+) -> list[list[BlockHandle]] | None:
+    """Which blocks each task of a pass works on; ``None``: one task per block.
+
+    A Python task has a fixed cost (tens of ms: scheduling, the worker round trip, and on a
+    machine with few cores, contention with the other tasks), so a block whose pass takes
+    less than that is cheaper done by a task that also does its neighbours. Blocks are
+    packed in partition order into groups of at least ``min_task_work`` (rows times
+    ``work_per_row``); never more groups than blocks. Only blocks on one host are grouped:
+    a task can open every block file of its own host, not another host's.
+    """
+    blocks = [h for h in handles if h.rows > 0]
+    if len(blocks) < 2 or len({h.host for h in blocks}) > 1:
+        return None
+    groups: list[list[BlockHandle]] = [[]]
+    work = 0.0
+    for h in blocks:
+        if groups[-1] and work >= min_task_work:
+            groups.append([])
+            work = 0.0
+        groups[-1].append(h)
+        work += h.rows * work_per_row
+    if len(groups) > 1 and work < min_task_work:  # a light tail joins the previous group
+        groups[-2].extend(groups.pop())
+    return None if len(groups) == len(blocks) else groups
 
 
 def _cleanup_task(fit_id: str) -> Callable[[Iterator[BlockHandle]], None]:
@@ -278,10 +318,15 @@ class ResidentBlocks:
         spherical: bool = False,
         sample_size: int = 1,
         seed: int = 0,
+        k: int = 1,
         validate: Callable[[list[BlockHandle]], object] | None = None,
     ) -> None:
         """``validate`` checks the handles of a rebuild, as the caller checked the first
-        load's (a bad row that appeared since must fail with its own message)."""
+        load's (a bad row that appeared since must fail with its own message). ``k`` sizes
+        the work of a pass, which decides how many tasks run it (:func:`plan_tasks`)."""
+        self._k = k
+        self._groups: RDD[BlockHandle] | None = None
+        self._grouping = True
         self._validate = validate
         self._features = features
         self._dtype = dtype
@@ -322,7 +367,45 @@ class ResidentBlocks:
         self._loaded = False
         self.handles = sorted(rdd.collect(), key=lambda h: h.partition)
         self._loaded = True
+        self._plan()
         return self.handles
+
+    def _plan(self) -> None:
+        self._groups = None
+        dim = max((h.dim for h in self.handles), default=0)
+        groups = plan_tasks(self.handles, dim * self._k + ROW_WORK, MIN_TASK_WORK)
+        if groups is not None and self._grouping:
+            sc = self._features.sparkSession.sparkContext
+            # one element per group, flattened in the task: each partition is one group
+            self._groups = sc.parallelize(groups, len(groups)).flatMap(lambda g: g)
+            log.info(
+                "%d blocks run as %d tasks (little work per block)",
+                sum(len(g) for g in groups),
+                len(groups),
+            )
+
+    @property
+    def tasks(self) -> int:
+        """How many tasks run each pass."""
+        if self._groups is not None:
+            return self._groups.getNumPartitions()
+        return sum(1 for h in self.handles if h.rows > 0)
+
+    def share(self, value: np.ndarray) -> contextlib.AbstractContextManager[Any]:
+        """Make ``value`` readable by the tasks of the coming passes as ``.value``: inside the
+        task when small, else as a broadcast destroyed on exit."""
+        if value.nbytes <= INLINE_BYTES:
+            return contextlib.nullcontext(Inline(value))
+        bc = self._features.sparkSession.sparkContext.broadcast(value)
+
+        @contextlib.contextmanager
+        def scope() -> Iterator[Any]:
+            try:
+                yield bc
+            finally:
+                bc.destroy()
+
+        return scope()
 
     def run(
         self,
@@ -331,17 +414,23 @@ class ResidentBlocks:
     ) -> T:
         """One pass: ``fn`` on every non-empty block, merged with ``merge``; one Spark job.
 
-        Missing block files trigger a rebuild from the input and a repeat of the pass.
+        The driver merges the per-block results in partition order, however the blocks were
+        grouped into tasks, so results do not depend on the grouping or on retries. Missing
+        block files trigger a rebuild from the input and a repeat of the pass.
         """
         assert self._rdd is not None, "load() first"
         for attempt in range(MAX_REBUILDS + 1):
-            # depth 1: the driver merges the per-block results in partition order, which
-            # keeps results deterministic; PySpark's deeper trees shuffle and reorder.
-            missing, result = self._rdd.mapPartitions(_block_task(fn, merge)).treeReduce(
-                _combine(merge), depth=1
-            )
+            rdd = self._groups if self._groups is not None else self._rdd
+            missing: list[int] = []
+            results: list[tuple[int, T]] = []
+            for task_missing, task_results in rdd.mapPartitions(_block_task(fn)).collect():
+                missing.extend(task_missing)
+                results.extend(task_results)
             if not missing:
-                return result
+                if not results:
+                    raise RuntimeError("a pass over blocks that are all empty")
+                results.sort(key=lambda pr: pr[0])
+                return functools.reduce(merge, (r for _, r in results))
             if attempt == MAX_REBUILDS:
                 break
             log.warning(
@@ -351,6 +440,7 @@ class ResidentBlocks:
                 attempt + 1,
             )
             self.rebuilds += 1
+            self._grouping = False  # from now on each task reads only its own block
             handles = self.load()
             if self._validate is not None:  # the input may have changed since the first load
                 self._validate(handles)

@@ -252,17 +252,12 @@ def under_spark_submit() -> bool:
 def job_session(app_name: str, spark_conf: dict[str, str]) -> Any:
     """The SparkSession of a job run. Under spark-submit the master and JVM settings come
     from spark-submit; with ``python -m`` they come from the config (default local[*])."""
-    from pyspark.sql import SparkSession
-
-    from kmeans_spark.session import local_session
+    from kmeans_spark.session import local_session, submitted_session
 
     conf = dict(spark_conf)
     master = conf.pop("spark.master", "local[*]")
     if under_spark_submit():
-        builder = SparkSession.builder.appName(app_name)
-        for key, value in conf.items():
-            builder = builder.config(key, value)
-        return builder.getOrCreate()
+        return submitted_session(app_name, conf)
     return local_session(app_name, master=master, conf=conf)
 
 

@@ -116,7 +116,7 @@ def nearest_centers(
     return labels, min_d2
 
 
-def _top_indices(values: F64, m: int) -> I64:
+def top_indices(values: F64, m: int) -> I64:
     """Indices of the ``m`` largest values, largest first (ties by lower index)."""
     if m <= 0 or values.size == 0:
         return np.empty(0, dtype=np.int64)
@@ -165,7 +165,7 @@ class PartialStats:
         return float(self.costs.sum())
 
     def _keep_farthest(self) -> None:
-        keep = _top_indices(self.far_sq_dist, self.n_far)
+        keep = top_indices(self.far_sq_dist, self.n_far)
         self.far_sq_dist = self.far_sq_dist[keep]
         self.far_points = self.far_points[keep]
         self.far_labels = self.far_labels[keep]
@@ -252,7 +252,7 @@ def partial_stats(
         stats.counts += np.bincount(labels, minlength=k)
         stats.costs += np.bincount(labels, weights=d2 * data, minlength=k)
         if n_far > 0:
-            top = _top_indices(d2, n_far)
+            top = top_indices(d2, n_far)
             far_d2.append(d2[top])
             far_pts.append(np.asarray(xc[top], dtype=np.float64))
             far_lab.append(labels[top])

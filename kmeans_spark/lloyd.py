@@ -3,8 +3,9 @@
 Each iteration is exactly one Spark job over the resident blocks (see
 :mod:`kmeans_spark.blocks`): every block returns per-centre sums, weights, counts, costs and
 its few farthest points; the driver merges them, computes the new centres (reseeding empty
-clusters from those far points, so no extra pass), and broadcasts the centres for the next
-iteration, destroying the previous broadcast.
+clusters from those far points, so no extra pass), and ships the centres to the next
+iteration's tasks (inside the task when small, else as a broadcast; see
+:meth:`ResidentBlocks.share`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from pyspark import SparkContext
 
 from kmeans_spark import kernels
 from kmeans_spark.blocks import BlockHandle, ResidentBlocks
@@ -42,7 +43,6 @@ class LloydResult:
 
 def run_lloyd(
     blocks: ResidentBlocks,
-    sc: SparkContext,
     centers: np.ndarray,
     *,
     max_iter: int,
@@ -69,21 +69,14 @@ def run_lloyd(
     scale = 0.5 if spherical else 1.0  # unit vectors: |x - c|^2 = 2 (1 - cos)
     for it in range(1, max_iter + 1):
         t0 = time.perf_counter()
-        bc = sc.broadcast(centers)
+        with blocks.share(centers) as shared:
 
-        def step(
-            h: BlockHandle, x: np.ndarray, w: np.ndarray | None, bc: object = bc
-        ) -> kernels.PartialStats:
-            return kernels.partial_stats(
-                x,
-                w,
-                bc.value,  # type: ignore[attr-defined]
-                n_far=n_far,
-                origin=h.origin_array,
-            )
+            def step(
+                h: BlockHandle, x: np.ndarray, w: np.ndarray | None, shared: Any = shared
+            ) -> kernels.PartialStats:
+                return kernels.partial_stats(x, w, shared.value, n_far=n_far, origin=h.origin_array)
 
-        stats = blocks.run(step, kernels.PartialStats.merge)
-        bc.destroy()
+            stats = blocks.run(step, kernels.PartialStats.merge)
         update = kernels.update_centers(
             stats, centers, reseed_empty=reseed_empty, spherical=spherical
         )

