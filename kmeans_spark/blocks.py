@@ -391,10 +391,13 @@ class ResidentBlocks:
             return self._groups.getNumPartitions()
         return sum(1 for h in self.handles if h.rows > 0)
 
-    def share(self, value: np.ndarray) -> contextlib.AbstractContextManager[Any]:
-        """Make ``value`` readable by the tasks of the coming passes as ``.value``: inside the
-        task when small, else as a broadcast destroyed on exit."""
-        if value.nbytes <= INLINE_BYTES:
+    def share(self, value: Any) -> contextlib.AbstractContextManager[Any]:
+        """Make ``value`` (an array, or a tuple of arrays and ``None``) readable by the tasks
+        of the coming passes as ``.value``: inside the task when small, else as a broadcast
+        destroyed on exit."""
+        parts = value if isinstance(value, tuple) else (value,)
+        nbytes = sum(int(getattr(p, "nbytes", 0)) for p in parts)
+        if nbytes <= INLINE_BYTES:
             return contextlib.nullcontext(Inline(value))
         bc = self._features.sparkSession.sparkContext.broadcast(value)
 

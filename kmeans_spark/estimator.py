@@ -370,6 +370,7 @@ class KMeans(Estimator[KMeansModel], KMeansParams, DefaultParamsReadable, Defaul
             reseededClusters=result.reseeded,
             blockRebuilds=rebuilds,
             passTasks=pass_tasks,
+            prunedFraction=result.pruned_fraction,
             phaseSeconds=phases,
         )
         log.info(

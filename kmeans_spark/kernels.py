@@ -77,6 +77,21 @@ def _nearest_tile(xc: FloatArray, pc: PreparedCenters, tile: np.ndarray) -> tupl
     return labels, best
 
 
+def _two_nearest_tile(xc: FloatArray, pc: PreparedCenters, tile: np.ndarray) -> tuple[I64, F64]:
+    """Nearest centre of each row and the squared distance to the *second* nearest (the
+    lower bound pruning starts from); ``inf`` when there is one centre."""
+    rows = xc.shape[0]
+    out = tile[:rows]
+    np.matmul(xc, pc.minus_two.T, out=out)
+    out += pc.sq_norms
+    labels = np.argmin(out, axis=1)
+    if out.shape[1] == 1:
+        return labels, np.full(rows, np.inf)
+    np.put_along_axis(out, labels[:, None], np.inf, axis=1)
+    second = out.min(axis=1).astype(np.float64) + squared_norms(xc)
+    return labels, np.maximum(second, 0.0)
+
+
 def nearest_centers(
     x: FloatArray,
     centers: FloatArray,
@@ -145,6 +160,7 @@ class PartialStats:
     far_labels: I64 = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     far_weights: F64 = field(default_factory=lambda: np.empty(0))
     n_far: int = 0
+    computed: int = 0  # rows whose distances to every centre were computed (not pruned)
 
     @classmethod
     def zeros(cls, k: int, d: int, n_far: int) -> PartialStats:
@@ -183,6 +199,7 @@ class PartialStats:
             far_labels=np.concatenate([self.far_labels, other.far_labels]),
             far_weights=np.concatenate([self.far_weights, other.far_weights]),
             n_far=max(self.n_far, other.n_far),
+            computed=self.computed + other.computed,
         )
         out._keep_farthest()
         return out
@@ -196,6 +213,44 @@ def _exact_sq_dist(points: F64, centers: F64) -> F64:
     """``|p - c|^2`` row by row, by difference: exactly 0 for a point on its centre."""
     diff = points - centers
     return np.einsum("ij,ij->i", diff, diff)
+
+
+class _Accumulator:
+    """Per-tile accumulation shared by :func:`partial_stats` and :func:`pruned_stats`:
+    per-centre sums as one sparse one-hot product, weights, counts, costs, far points."""
+
+    def __init__(self, k: int, d: int, n_far: int) -> None:
+        self.k = k
+        self.stats = PartialStats.zeros(k, d, n_far)
+        self.far: tuple[list[F64], list[F64], list[I64], list[F64]] = ([], [], [], [])
+
+    def add(self, xc: FloatArray, wc: F64 | None, labels: I64, d2: F64) -> None:
+        rows, k, stats = xc.shape[0], self.k, self.stats
+        data = np.ones(rows) if wc is None else np.asarray(wc, dtype=np.float64)
+        # one entry per column: CSC needs no sorting, unlike building from (row, col) pairs
+        onehot = sp.csc_matrix((data, labels, np.arange(rows + 1)), shape=(k, rows))
+        stats.sums += onehot @ xc
+        stats.weights += np.bincount(labels, weights=data, minlength=k)
+        stats.counts += np.bincount(labels, minlength=k)
+        stats.costs += np.bincount(labels, weights=d2 * data, minlength=k)
+        if stats.n_far > 0:
+            top = top_indices(d2, stats.n_far)
+            self.far[0].append(d2[top])
+            self.far[1].append(np.asarray(xc[top], dtype=np.float64))
+            self.far[2].append(labels[top])
+            self.far[3].append(data[top])
+
+    def finish(self, centers: F64, shift: F64) -> PartialStats:
+        """Back to original coordinates; far points' distances recomputed exactly."""
+        stats = self.stats
+        stats.sums += stats.weights[:, None] * shift
+        if stats.n_far > 0 and self.far[1]:
+            stats.far_points = np.concatenate(self.far[1]) + shift
+            stats.far_labels = np.concatenate(self.far[2])
+            stats.far_sq_dist = _exact_sq_dist(stats.far_points, centers[stats.far_labels])
+            stats.far_weights = np.concatenate(self.far[3])
+            stats._keep_farthest()
+        return stats
 
 
 def partial_stats(
@@ -225,46 +280,146 @@ def partial_stats(
         are returned in the original coordinates.
     """
     k, d = centers.shape
-    stats = PartialStats.zeros(k, d, n_far)
+    acc = _Accumulator(k, d, n_far)
     n = x.shape[0]
     if n == 0:
-        return stats
+        return acc.stats
     shift = _shift(origin, d)
     centers = np.asarray(centers, dtype=np.float64)
     pc = PreparedCenters.of(centers - shift, x.dtype)
     step = chunk or chunk_rows(k)
     tile = np.empty((min(step, n), k), dtype=x.dtype)
-    far_d2: list[F64] = [stats.far_sq_dist]
-    far_pts: list[F64] = [stats.far_points]
-    far_lab: list[I64] = [stats.far_labels]
-    far_w: list[F64] = [stats.far_weights]
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        labels, d2 = _nearest_tile(x[start:stop], pc, tile)
+        acc.add(x[start:stop], None if weights is None else weights[start:stop], labels, d2)
+    acc.stats.computed = n
+    return acc.finish(centers, shift)
+
+
+# ---------------------------------------------------------------------------------------
+# Pruned Lloyd step (Hamerly's bounds): the same assignment, most distances skipped.
+# ---------------------------------------------------------------------------------------
+
+#: Pruning pays once the full distance product is large next to the per-row bookkeeping
+#: (measured, 100k rows, iterations 2-20: k=10 d=16 1.27x slower; k=25 d=16 1.8x faster;
+#: k=100 d=64 1.8x; k=1000 d=32 5x).
+PRUNE_MIN_K = 8
+PRUNE_MIN_KD = 256
+
+
+def use_pruning(k: int, d: int) -> bool:
+    return k >= PRUNE_MIN_K and k * d >= PRUNE_MIN_KD
+
+
+@dataclass(frozen=True)
+class CenterMoves:
+    """What the bounds need to know of one centre update (computed on the driver)."""
+
+    moved: F64  # (k,) distance each centre moved since the previous pass
+    half_gap: F64  # (k,) half the distance from each centre to its nearest other centre
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.moved.nbytes + self.half_gap.nbytes)
+
+    @classmethod
+    def between(cls, old: F64, new: F64) -> CenterMoves:
+        diff = np.asarray(new, dtype=np.float64) - old
+        moved = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        k = new.shape[0]
+        if k == 1:
+            return cls(moved=moved, half_gap=np.full(1, np.inf))
+        gaps = _exact_pairwise_sq_dist(np.asarray(new, dtype=np.float64))
+        np.fill_diagonal(gaps, np.inf)
+        return cls(moved=moved, half_gap=0.5 * np.sqrt(gaps.min(axis=1)))
+
+
+def _exact_pairwise_sq_dist(c: F64) -> F64:
+    """(k x k) squared distances by difference (k is small: exact beats fast here)."""
+    out = np.empty((c.shape[0], c.shape[0]))
+    for j in range(c.shape[0]):
+        diff = c - c[j]
+        out[j] = np.einsum("ij,ij->i", diff, diff)
+    return out
+
+
+def pruned_stats(
+    x: FloatArray,
+    weights: F64 | None,
+    centers: F64,
+    bounds: F64 | None,
+    moves: CenterMoves | None,
+    n_far: int = 0,
+    chunk: int | None = None,
+    origin: F64 | None = None,
+) -> tuple[PartialStats, F64]:
+    """:func:`partial_stats` with Hamerly's bounds: the same assignment, and the same
+    statistics, computing distances to every centre only for the rows that may have moved.
+
+    ``bounds`` is what the previous call returned for this block: a ``(2, n)`` array of
+    each row's centre and a lower bound on its distance to every *other* centre, valid for
+    the centres before ``moves``. ``None`` (first pass, or the state was lost) computes
+    every row in full; the result does not depend on which. Per row, with ``a`` its centre:
+
+    * the lower bound shrinks by the largest move of any other centre;
+    * the exact distance ``u`` to ``a`` is computed (one row-wise difference, ``d`` flops);
+    * if ``u`` is at most the lower bound, or at most half the gap from ``a`` to its
+      nearest other centre, no other centre can be nearer: the row keeps ``a``;
+    * otherwise its distances to all centres are computed (GEMM form, as the plain step),
+      giving its centre and a fresh lower bound.
+
+    Costs use exact row-wise distances to the assigned centre. Returns the statistics and
+    the bounds to pass to the next call (after the centres move again).
+    """
+    k, d = centers.shape
+    acc = _Accumulator(k, d, n_far)
+    n = x.shape[0]
+    out_bounds = np.empty((2, n))
+    if n == 0:
+        return acc.stats, out_bounds
+    shift = _shift(origin, d)
+    centers = np.asarray(centers, dtype=np.float64)
+    local = centers - shift
+    local_x = local.astype(x.dtype)  # the rows' dtype: differences need no upcast copy
+    pc = PreparedCenters.of(local, x.dtype)
+    step = chunk or chunk_rows(k)
+    tile = np.empty((min(step, n), k), dtype=x.dtype)
+    use = bounds is not None and moves is not None and bounds.shape == (2, n) and k > 1
+    if use:
+        assert moves is not None
+        order = np.argsort(-moves.moved, kind="stable")
+        fastest, top_move, next_move = order[0], moves.moved[order[0]], moves.moved[order[1]]
+    computed = 0
     for start in range(0, n, step):
         stop = min(start + step, n)
         xc = x[start:stop]
-        wc = None if weights is None else weights[start:stop]
-        labels, d2 = _nearest_tile(xc, pc, tile)
-        rows = stop - start
-        data = np.ones(rows) if wc is None else np.asarray(wc, dtype=np.float64)
-        # one entry per column: CSC needs no sorting, unlike building from (row, col) pairs
-        onehot = sp.csc_matrix((data, labels, np.arange(rows + 1)), shape=(k, rows))
-        stats.sums += onehot @ xc
-        stats.weights += np.bincount(labels, weights=data, minlength=k)
-        stats.counts += np.bincount(labels, minlength=k)
-        stats.costs += np.bincount(labels, weights=d2 * data, minlength=k)
-        if n_far > 0:
-            top = top_indices(d2, n_far)
-            far_d2.append(d2[top])
-            far_pts.append(np.asarray(xc[top], dtype=np.float64))
-            far_lab.append(labels[top])
-            far_w.append(data[top])
-    stats.sums += stats.weights[:, None] * shift
-    if n_far > 0:
-        stats.far_points = np.concatenate(far_pts) + shift
-        stats.far_labels = np.concatenate(far_lab)
-        stats.far_sq_dist = _exact_sq_dist(stats.far_points, centers[stats.far_labels])
-        stats.far_weights = np.concatenate(far_w)
-        stats._keep_farthest()
-    return stats
+        if use:
+            assert bounds is not None and moves is not None
+            labels = bounds[0, start:stop].astype(np.int64)
+            lower = bounds[1, start:stop] - np.where(labels == fastest, next_move, top_move)
+            diff = xc - local_x[labels]
+            d2 = np.einsum("ij,ij->i", diff, diff).astype(np.float64)
+            need = np.flatnonzero(np.sqrt(d2) > np.maximum(moves.half_gap[labels], lower))
+        else:
+            labels = np.zeros(stop - start, dtype=np.int64)
+            lower = np.empty(stop - start)
+            d2 = np.empty(stop - start)
+            need = np.arange(stop - start)
+        if need.size:
+            sub_labels, sub_second = _two_nearest_tile(xc[need], pc, tile)
+            moved_rows = need if not use else need[sub_labels != labels[need]]
+            labels[need] = sub_labels
+            lower[need] = np.sqrt(sub_second)
+            computed += need.size
+            if moved_rows.size:
+                diff = xc[moved_rows] - local_x[labels[moved_rows]]
+                d2[moved_rows] = np.einsum("ij,ij->i", diff, diff)
+        out_bounds[0, start:stop] = labels
+        out_bounds[1, start:stop] = lower
+        acc.add(xc, None if weights is None else weights[start:stop], labels, d2)
+    acc.stats.computed = computed
+    return acc.finish(centers, shift), out_bounds
 
 
 @dataclass

@@ -266,3 +266,38 @@ def test_dotted_column_names_and_spark_only_params(spark: Any) -> None:
     assert "prediction" in model.transform(df).columns
     with pytest.raises(KMeansInputError, match=r"solver='fast' is not supported"):
         KMeans(k=2, inputCols=["c"], solver="fast").fit(df)
+
+
+@pytest.mark.parametrize("measure", ["euclidean", "cosine"])
+def test_pruned_iterations_equal_plain_ones(
+    frame_of: Any, monkeypatch: pytest.MonkeyPatch, measure: str
+) -> None:
+    """Hamerly's bounds skip most distances in later iterations, and change nothing: the
+    same assignments, so bit-identical centres."""
+    from kmeans_spark import kernels
+
+    blobs = make_blobs(4000, 8, 32, spread=1.0, seed=21)
+    x = blobs.x + (30.0 if measure == "cosine" else 0.0)
+    df = frame_of(x)
+    common: dict[str, Any] = dict(
+        k=32,
+        seed=5,
+        inputCols=cols(8),
+        tol=0.0,
+        maxIter=8,
+        distanceMeasure=measure,
+        initMode="random",  # many iterations to prune (k-means|| converges in two)
+    )
+    assert kernels.use_pruning(32, 8)
+    pruned = KMeans(**common).fit(df)
+    monkeypatch.setattr(kernels, "PRUNE_MIN_K", 10**9)
+    plain = KMeans(**common).fit(df)
+    assert plain.summary.numIter == pruned.summary.numIter >= 5
+    assert plain.summary.prunedFraction == [0.0] * plain.summary.numIter
+    assert pruned.summary.prunedFraction[0] == 0.0  # no bounds before the first pass
+    assert max(pruned.summary.prunedFraction[1:]) > 0.5
+    np.testing.assert_array_equal(
+        np.array(pruned.clusterCenters()), np.array(plain.clusterCenters())
+    )
+    np.testing.assert_allclose(pruned.summary.costHistory, plain.summary.costHistory, rtol=1e-9)
+    assert pruned.summary.clusterSizes == plain.summary.clusterSizes

@@ -114,6 +114,27 @@ def test_lost_kmeans_parallel_state_is_recomputed(
     )
 
 
+def test_lost_pruning_bounds_mean_a_full_pass_and_the_same_result(
+    spark: Any, data: Any, delete_on_log: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kmeans_spark import kernels
+
+    monkeypatch.setattr(kernels, "PRUNE_MIN_K", 0)  # prune even this small problem
+    monkeypatch.setattr(kernels, "PRUNE_MIN_KD", 0)
+    reference = fit(data)
+    assert max(reference.summary.prunedFraction) > 0.5
+    handler = delete_on_log(
+        "iteration 3:", os.path.join(local_root(spark), "kmeans_spark", "*", "*-lloyd*.npy")
+    )
+    disturbed = fit(data)
+    assert handler.deleted == 3
+    assert disturbed.summary.prunedFraction[3] == 0.0  # iteration 4 found no bounds
+    assert disturbed.summary.blockRebuilds == 0
+    np.testing.assert_array_equal(
+        np.array(disturbed.clusterCenters()), np.array(reference.clusterCenters())
+    )
+
+
 def test_one_spark_job_per_pass(spark: Any, data: Any, layout: str) -> None:
     sc = spark.sparkContext
     data.count()

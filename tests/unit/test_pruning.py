@@ -1,0 +1,116 @@
+"""Hamerly-pruned Lloyd steps against the plain step (no Spark)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kmeans_spark import kernels
+from kmeans_spark.datagen import make_blobs
+
+
+def lloyd_both_ways(
+    x: np.ndarray,
+    w: np.ndarray | None,
+    centers: np.ndarray,
+    iters: int,
+    chunk: int | None = None,
+    origin: np.ndarray | None = None,
+    n_far: int = 4,
+) -> list[tuple[kernels.PartialStats, kernels.PartialStats]]:
+    """Run Lloyd with the plain step, and the pruned step alongside on the same centres."""
+    pairs = []
+    bounds, previous = None, None
+    for _ in range(iters):
+        plain = kernels.partial_stats(x, w, centers, n_far=n_far, chunk=chunk, origin=origin)
+        moves = None if previous is None else kernels.CenterMoves.between(previous, centers)
+        pruned, bounds = kernels.pruned_stats(
+            x, w, centers, bounds, moves, n_far=n_far, chunk=chunk, origin=origin
+        )
+        pairs.append((plain, pruned))
+        previous, centers = centers, kernels.update_centers(plain, centers).centers
+    return pairs
+
+
+def assert_same_step(plain: kernels.PartialStats, pruned: kernels.PartialStats) -> None:
+    np.testing.assert_array_equal(pruned.counts, plain.counts)
+    np.testing.assert_array_equal(pruned.weights, plain.weights)
+    np.testing.assert_array_equal(pruned.sums, plain.sums)  # same rows, same order: bitwise
+    np.testing.assert_allclose(pruned.costs, plain.costs, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(pruned.far_points, plain.far_points)
+    np.testing.assert_allclose(pruned.far_sq_dist, plain.far_sq_dist, rtol=1e-12)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("chunk", [None, 97])
+def test_pruned_steps_equal_plain_steps_and_skip_most_rows(
+    weighted: bool, chunk: int | None
+) -> None:
+    blobs = make_blobs(6000, 8, 30, spread=1.0, seed=3)
+    rng = np.random.default_rng(4)
+    w = rng.uniform(0.5, 2.0, size=6000) if weighted else None
+    origin = blobs.x.mean(axis=0)
+    x = blobs.x - origin
+    start = blobs.x[rng.choice(6000, 30, replace=False)]
+    pairs = lloyd_both_ways(x, w, start, iters=12, chunk=chunk, origin=origin)
+    for plain, pruned in pairs:
+        assert_same_step(plain, pruned)
+    assert pairs[0][1].computed == 6000  # no bounds yet: every row in full
+    assert all(plain.computed == 6000 for plain, _ in pairs)
+    assert pairs[-1][1].computed < 0.2 * 6000  # late iterations: most rows pruned
+
+
+def test_pruned_step_in_float32() -> None:
+    blobs = make_blobs(3000, 6, 12, spread=0.5, seed=5)
+    x = blobs.x.astype(np.float32)
+    start = blobs.x[np.random.default_rng(6).choice(3000, 12, replace=False)]
+    for plain, pruned in lloyd_both_ways(x, None, start, iters=8):
+        np.testing.assert_array_equal(pruned.counts, plain.counts)
+        np.testing.assert_allclose(pruned.sums, plain.sums, rtol=1e-6)
+
+
+def test_missing_or_stale_bounds_mean_a_full_pass() -> None:
+    blobs = make_blobs(500, 3, 5, spread=1.0, seed=7)
+    c0 = blobs.x[:5]
+    first, bounds = kernels.pruned_stats(blobs.x, None, c0, None, None)
+    c1 = kernels.update_centers(first, c0).centers
+    moves = kernels.CenterMoves.between(c0, c1)
+    with_bounds, _ = kernels.pruned_stats(blobs.x, None, c1, bounds, moves)
+    stale, _ = kernels.pruned_stats(blobs.x, None, c1, bounds[:, :400], moves)  # wrong size
+    none, _ = kernels.pruned_stats(blobs.x, None, c1, None, moves)
+    assert stale.computed == none.computed == 500
+    assert with_bounds.computed < 500
+    for other in (stale, none):
+        assert_same_step(with_bounds, other)
+
+
+def test_bounds_survive_a_centre_that_jumps() -> None:
+    """A reseeded centre moves far in one step: its move loosens every lower bound, so a
+    row it captures is still found (and the step still equals the plain one)."""
+    blobs = make_blobs(2000, 2, 4, spread=0.5, seed=8)
+    c = np.array(blobs.centers, dtype=np.float64)
+    c[3] = [1e3, 1e3]  # starts far away: empty
+    _, bounds = kernels.pruned_stats(blobs.x, None, c, None, None)
+    jumped = c.copy()
+    jumped[3] = blobs.centers[0] + 0.1  # lands inside cluster 0
+    moves = kernels.CenterMoves.between(c, jumped)
+    pruned, _ = kernels.pruned_stats(blobs.x, None, jumped, bounds, moves)
+    plain = kernels.partial_stats(blobs.x, None, jumped)
+    assert plain.counts[3] > 0
+    assert_same_step(plain, pruned)
+
+
+def test_center_moves() -> None:
+    old = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 10.0]])
+    new = np.array([[0.0, 1.0], [4.0, 0.0], [0.0, 7.0]])
+    moves = kernels.CenterMoves.between(old, new)
+    np.testing.assert_allclose(moves.moved, [1.0, 0.0, 3.0])
+    np.testing.assert_allclose(moves.half_gap, [0.5 * np.hypot(4, 1), 0.5 * np.hypot(4, 1), 3.0])
+    one = kernels.CenterMoves.between(old[:1], new[:1])
+    assert one.half_gap.tolist() == [np.inf]
+
+
+def test_pruning_only_where_it_pays() -> None:
+    assert not kernels.use_pruning(3, 2)  # small: the plain step is cheaper
+    assert not kernels.use_pruning(10, 16)
+    assert kernels.use_pruning(100, 64) and kernels.use_pruning(1000, 32)
