@@ -47,10 +47,14 @@ def submitted_session(app_name: str, conf: Mapping[str, str] | None = None) -> S
     """The session under spark-submit, which has already set the master and JVM settings.
 
     :data:`FAST_DEFAULTS` fill in only what neither spark-submit (``--conf``,
-    ``spark-defaults.conf``) nor ``conf`` set, so an explicit ``false`` wins.
+    ``spark-defaults.conf``) nor ``conf`` set, so an explicit ``false`` wins. Not on YARN:
+    the socket goes in the container's temporary directory, whose path can exceed the
+    108 bytes a Unix socket path may have; there, set it together with a short
+    ``spark.python.unix.domain.socket.dir``.
     """
     submitted = SparkConf()  # loads the spark.* system properties spark-submit passed
-    settings = {k: v for k, v in FAST_DEFAULTS.items() if not submitted.contains(k)}
+    on_yarn = submitted.get("spark.master", "").startswith("yarn")
+    settings = {k: v for k, v in FAST_DEFAULTS.items() if not (submitted.contains(k) or on_yarn)}
     settings.update(conf or {})
     builder = SparkSession.builder.appName(app_name)
     for key, value in settings.items():
