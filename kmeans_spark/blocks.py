@@ -47,7 +47,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from kmeans_spark import blockstore, kernels
-from kmeans_spark.arrow import list_column_to_matrix
+from kmeans_spark.arrow import feature_chunks
 from kmeans_spark.dataset import FEATURES, WEIGHT
 
 log = logging.getLogger(__name__)
@@ -161,19 +161,18 @@ def _load_partition(
     batch_list = list(batches)
     total_rows = sum(b.num_rows for b in batch_list)
     weighted = bool(batch_list) and WEIGHT in batch_list[0].schema.names
-    if total_rows == 0:
-        x, dim, mismatch, valid = np.empty((0, 0)), 0, 0, np.ones(0, dtype=bool)
-    else:
-        features = pa.chunked_array([b.column(FEATURES) for b in batch_list])
-        x, dim, mismatch, valid = list_column_to_matrix(features)
-        del features
-    n = x.shape[0]
+    # the partition stays Arrow; numpy views of its chunks stream into the block file
+    fc = feature_chunks(
+        pa.chunked_array([b.column(FEATURES) for b in batch_list])
+        if batch_list
+        else pa.array([], type=pa.list_(pa.float64()))
+    )
+    n, dim = fc.rows, fc.dim
     w = (
         pa.chunked_array([b.column(WEIGHT) for b in batch_list]).to_numpy().astype(np.float64)
         if weighted and n
         else np.ones(n, dtype=np.float64)
     )
-    del batch_list  # the Arrow copy of the partition is no longer needed
     out: dict[str, Any] = {
         "partition": partition,
         "generation": generation,
@@ -181,7 +180,7 @@ def _load_partition(
         "w_path": "",
         "rows": n,
         "dim": dim,
-        "dim_mismatch": mismatch,
+        "dim_mismatch": fc.mismatch,
         "weight_sum": 0.0,
         "bad_rows": 0,
         "bad_row_index": -1,
@@ -194,40 +193,56 @@ def _load_partition(
         "origin": [],
         "host": socket.gethostname(),
     }
-    if mismatch or n == 0:
+    if fc.mismatch or n == 0:
         out["rows"] = total_rows
         yield pa.RecordBatch.from_pylist([out], schema=LOAD_ARROW_SCHEMA)
         return
-    bad = ~np.isfinite(x).all(axis=1) | ~valid
-    out["bad_rows"] = int(bad.sum())
-    if out["bad_rows"]:
-        first = int(np.argmax(bad))
-        out["bad_row_index"] = first
-        out["bad_row"] = [float(v) for v in x[first, :16]]
+    # pass 1 over the chunks: bad rows, zero rows (cosine), the sum for the mean
+    total = np.zeros(dim)
+    start = 0
+    for part in fc.parts:
+        rows = part.shape[0]
+        bad = ~np.isfinite(part).all(axis=1) | ~fc.valid[start : start + rows]
+        bad_here = int(bad.sum())
+        if bad_here and not out["bad_rows"]:
+            first = int(np.argmax(bad))
+            out["bad_row_index"] = start + first
+            out["bad_row"] = [float(v) for v in part[first, :16]]
+        out["bad_rows"] += bad_here
+        if spherical:
+            out["zero_rows"] += int(np.count_nonzero(kernels.squared_norms(part) == 0))
+        elif not out["bad_rows"]:
+            total += part.sum(axis=0)
+        start += rows
     bad_w = ~np.isfinite(w) | (w < 0)
     out["bad_weights"] = int(bad_w.sum())
     if out["bad_weights"]:
         out["bad_weight"] = float(w[int(np.argmax(bad_w))])
     if out["bad_rows"] or out["bad_weights"]:
+        out["zero_rows"] = 0
         yield pa.RecordBatch.from_pylist([out], schema=LOAD_ARROW_SCHEMA)
         return
-    if spherical:  # unit vectors: nothing to gain from centring
-        x, zero = kernels.normalize_rows(x)
-        out["zero_rows"] = int(zero.sum())
+
+    def stored(part: np.ndarray) -> np.ndarray:
+        # cosine: unit vectors (nothing to gain from centring); else centred on the block's
+        # mean, so GEMM-form distances keep their precision
+        return kernels.normalize_rows(part)[0] if spherical else part - origin
+
     out["weight_sum"] = float(w.sum())
     rng = np.random.default_rng([seed, 0x5EED, partition])
     keys = kernels.sampling_keys(w, rng)
     take = kernels.top_indices(keys, sample_size)  # O(n), unlike sorting every key
     take = take[np.isfinite(keys[take])]
     out["sample_keys"] = [float(v) for v in keys[take]]
-    out["sample_points"] = [float(v) for v in x[take].ravel()]
-    # centred on the block's mean (in place), so GEMM-form distances keep their precision
-    origin = np.zeros(x.shape[1]) if spherical else x.mean(axis=0)
-    x -= origin
-    block = x if dtype == "float64" else x.astype(np.dtype(dtype))
+    origin = np.zeros(dim) if spherical else total / n
+    points = fc.take(take)
+    if spherical:
+        points = kernels.normalize_rows(points)[0]
+    out["sample_points"] = [float(v) for v in points.ravel()]
     out["origin"] = [float(v) for v in origin]
+    # pass 2: the block file, chunk by chunk
     x_path = blockstore.block_path(fit_id, generation, partition, "x")
-    blockstore.save_array(x_path, block)
+    blockstore.save_rows(x_path, (n, dim), np.dtype(dtype), (stored(p) for p in fc.parts))
     out["x_path"] = x_path
     if weighted:
         w_path = blockstore.block_path(fit_id, generation, partition, "w")

@@ -19,8 +19,10 @@ import os
 import shutil
 import tempfile
 from collections import OrderedDict
+from collections.abc import Iterable
 
 import numpy as np
+from numpy.lib.format import dtype_to_descr, write_array_header_1_0
 from numpy.typing import NDArray
 
 #: Opened memory maps, kept per worker process so a reused worker does not reopen them.
@@ -56,6 +58,30 @@ def save_array(path: str, array: np.ndarray) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             np.save(fh, array, allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def save_rows(
+    path: str, shape: tuple[int, int], dtype: np.dtype, parts: Iterable[np.ndarray]
+) -> None:
+    """Write a ``.npy`` file of ``shape`` and ``dtype`` from consecutive row chunks, as
+    :func:`save_array` does (atomically), without ever holding the whole array."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    header = {"descr": dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write_array_header_1_0(fh, header)
+            rows = 0
+            for part in parts:
+                fh.write(np.ascontiguousarray(part, dtype=dtype).data)
+                rows += part.shape[0]
+        if rows != shape[0]:
+            raise ValueError(f"wrote {rows} rows of {shape[0]} to {path}")
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

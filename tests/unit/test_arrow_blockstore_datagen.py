@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from kmeans_spark import blockstore
-from kmeans_spark.arrow import list_column_to_matrix
+from kmeans_spark.arrow import feature_chunks, list_column_to_matrix
 from kmeans_spark.datagen import make_blobs
 
 
@@ -33,6 +33,29 @@ def test_list_column_to_matrix_sliced_and_chunked() -> None:
     chunked = pa.chunked_array([full.slice(2, 3), full.slice(7, 2)])
     x, _, _, _ = list_column_to_matrix(chunked)
     np.testing.assert_array_equal(x[:, 0], [2, 3, 4, 7, 8])
+
+
+def test_feature_chunks_stream_without_copies_and_take_rows_across_chunks() -> None:
+    full = pa.array([[float(i), float(-i)] for i in range(10)], type=pa.list_(pa.float64()))
+    with_null = pa.array([[10.0, -10.0], None], type=pa.list_(pa.float64()))
+    fc = feature_chunks(pa.chunked_array([full.slice(0, 4), full.slice(4, 6), with_null]))
+    assert (fc.rows, fc.dim, fc.mismatch) == (12, 2, 0)
+    assert [p.shape for p in fc.parts] == [(4, 2), (6, 2), (2, 2)]
+    assert not fc.parts[0].flags.writeable  # a view of Arrow's buffer, not a copy
+    assert np.isnan(fc.parts[2][1]).all() and fc.valid.tolist() == [True] * 11 + [False]
+    np.testing.assert_array_equal(
+        fc.take(np.array([9, 0, 10, 4])), [[9, -9], [0, 0], [10, -10], [4, -4]]
+    )
+
+
+def test_save_rows_writes_chunks_atomically(tmp_path: pytest.TempPathFactory) -> None:
+    x = np.arange(12.0).reshape(6, 2)
+    path = os.path.join(str(tmp_path), "b.npy")
+    blockstore.save_rows(path, (6, 2), np.dtype("float32"), [x[:2], x[2:]])
+    np.testing.assert_array_equal(np.load(path), x.astype(np.float32))
+    with pytest.raises(ValueError, match="wrote 2 rows of 6"):
+        blockstore.save_rows(path + "2", (6, 2), np.dtype("float64"), [x[:2]])
+    assert sorted(os.listdir(str(tmp_path))) == ["b.npy"]  # no partial file left
 
 
 def test_block_files_round_trip_and_removal(
