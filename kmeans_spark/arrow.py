@@ -66,19 +66,3 @@ def feature_chunks(column: pa.Array | pa.ChunkedArray) -> FeatureChunks:
             parts.append(part)
         start += rows
     return FeatureChunks(parts, dim, 0, valid)
-
-
-def list_column_to_matrix(
-    column: pa.Array | pa.ChunkedArray,
-) -> tuple[np.ndarray, int, int, np.ndarray]:
-    """An Arrow ``list<double>`` column as one ``(n, d)`` float64 matrix.
-
-    Null elements become NaN and null rows become rows of NaN (both reported as bad rows by
-    the caller). Returns the matrix, ``d``, the number of rows whose length differs from
-    the first non-null row's (then the matrix is empty: the input is unusable), and the
-    mask of non-null rows.
-    """
-    fc = feature_chunks(column)
-    if fc.mismatch or not fc.parts:
-        return np.empty((0, fc.dim)), fc.dim, fc.mismatch, fc.valid
-    return np.concatenate(fc.parts), fc.dim, 0, fc.valid

@@ -387,9 +387,11 @@ class ResidentBlocks:
 
     def _plan(self) -> None:
         self._groups = None
+        if not self._grouping:
+            return
         dim = max((h.dim for h in self.handles), default=0)
         groups = plan_tasks(self.handles, dim * self._k + ROW_WORK, MIN_TASK_WORK)
-        if groups is not None and self._grouping:
+        if groups is not None:
             sc = self._features.sparkSession.sparkContext
             # one element per group, flattened in the task: each partition is one group
             self._groups = sc.parallelize(groups, len(groups)).flatMap(lambda g: g)

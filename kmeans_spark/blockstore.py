@@ -53,34 +53,25 @@ def block_path(fit_id: str, generation: int, partition: int, kind: str = "x") ->
 def save_array(path: str, array: np.ndarray) -> None:
     """Write atomically (temp file + rename): a reader never sees half a file, and a retried
     task that writes the same path again simply replaces it."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    save_rows(path, array.shape, array.dtype, [array])
 
 
 def save_rows(
-    path: str, shape: tuple[int, int], dtype: np.dtype, parts: Iterable[np.ndarray]
+    path: str, shape: tuple[int, ...], dtype: np.dtype, parts: Iterable[np.ndarray]
 ) -> None:
-    """Write a ``.npy`` file of ``shape`` and ``dtype`` from consecutive row chunks, as
-    :func:`save_array` does (atomically), without ever holding the whole array."""
+    """Write a ``.npy`` file of ``shape`` and ``dtype`` from consecutive chunks of its
+    first axis, atomically as :func:`save_array`, without ever holding the whole array."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-    header = {"descr": dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
+    header = {"descr": dtype_to_descr(dtype), "fortran_order": False, "shape": tuple(shape)}
     try:
         with os.fdopen(fd, "wb") as fh:
             write_array_header_1_0(fh, header)
             rows = 0
             for part in parts:
                 fh.write(np.ascontiguousarray(part, dtype=dtype).data)
-                rows += part.shape[0]
-        if rows != shape[0]:
+                rows += part.shape[0] if part.ndim else 1
+        if rows != (shape[0] if shape else 1):
             raise ValueError(f"wrote {rows} rows of {shape[0]} to {path}")
         os.replace(tmp, path)
     except BaseException:

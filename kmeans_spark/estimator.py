@@ -27,11 +27,9 @@ from kmeans_spark.params import (
     INIT_MODES,
     KMeansParams,
 )
+from kmeans_spark.session import UNIX_SOCKET_IPC
 
 log = logging.getLogger(__name__)
-
-#: See kmeans_spark.session.FAST_DEFAULTS.
-FAST_IPC = "spark.python.unix.domain.socket.enabled"
 
 
 class KMeans(Estimator[KMeansModel], KMeansParams, DefaultParamsReadable, DefaultParamsWritable):
@@ -293,11 +291,11 @@ class KMeans(Estimator[KMeansModel], KMeansParams, DefaultParamsReadable, Defaul
             self.getDtype(),
             seed,
         )
-        if sc.getConf().get(FAST_IPC, "false").lower() != "true":
+        if sc.getConf().get(UNIX_SOCKET_IPC, "false").lower() != "true":
             log.info(
                 "%s is off: every pass pays ~40 ms more per Python task; set it to true "
                 "when the session is created",
-                FAST_IPC,
+                UNIX_SOCKET_IPC,
             )
         phases: dict[str, float] = {}
         with ResidentBlocks(

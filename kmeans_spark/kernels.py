@@ -64,12 +64,18 @@ class PreparedCenters:
         )
 
 
-def _nearest_tile(xc: FloatArray, pc: PreparedCenters, tile: np.ndarray) -> tuple[I64, F64]:
-    """Nearest centre and squared distance for one tile of rows (``tile`` is scratch)."""
-    rows = xc.shape[0]
-    out = tile[:rows]
+def _distance_tile(xc: FloatArray, pc: PreparedCenters, tile: np.ndarray) -> np.ndarray:
+    """``|c|^2 - 2 x.c`` for one tile of rows against every centre (``tile`` is scratch):
+    the squared distances less each row's own ``|x|^2``, which argmin does not need."""
+    out = tile[: xc.shape[0]]
     np.matmul(xc, pc.minus_two.T, out=out)
     out += pc.sq_norms
+    return out
+
+
+def _nearest_tile(xc: FloatArray, pc: PreparedCenters, tile: np.ndarray) -> tuple[I64, F64]:
+    """Nearest centre and squared distance for one tile of rows (``tile`` is scratch)."""
+    out = _distance_tile(xc, pc, tile)
     labels = np.argmin(out, axis=1)
     best = np.take_along_axis(out, labels[:, None], axis=1)[:, 0].astype(np.float64)
     best += squared_norms(xc)
@@ -80,13 +86,10 @@ def _nearest_tile(xc: FloatArray, pc: PreparedCenters, tile: np.ndarray) -> tupl
 def _two_nearest_tile(xc: FloatArray, pc: PreparedCenters, tile: np.ndarray) -> tuple[I64, F64]:
     """Nearest centre of each row and the squared distance to the *second* nearest (the
     lower bound pruning starts from); ``inf`` when there is one centre."""
-    rows = xc.shape[0]
-    out = tile[:rows]
-    np.matmul(xc, pc.minus_two.T, out=out)
-    out += pc.sq_norms
+    out = _distance_tile(xc, pc, tile)
     labels = np.argmin(out, axis=1)
     if out.shape[1] == 1:
-        return labels, np.full(rows, np.inf)
+        return labels, np.full(xc.shape[0], np.inf)
     np.put_along_axis(out, labels[:, None], np.inf, axis=1)
     second = out.min(axis=1).astype(np.float64) + squared_norms(xc)
     return labels, np.maximum(second, 0.0)
@@ -209,10 +212,11 @@ def _shift(origin: F64 | None, d: int) -> F64:
     return np.zeros(d) if origin is None else np.asarray(origin, dtype=np.float64)
 
 
-def _exact_sq_dist(points: F64, centers: F64) -> F64:
-    """``|p - c|^2`` row by row, by difference: exactly 0 for a point on its centre."""
+def _exact_sq_dist(points: FloatArray, centers: FloatArray) -> F64:
+    """``|p - c|^2`` row by row, by difference: exactly 0 for a point on its centre
+    (computed in the inputs' dtype, returned as float64)."""
     diff = points - centers
-    return np.einsum("ij,ij->i", diff, diff)
+    return np.einsum("ij,ij->i", diff, diff).astype(np.float64, copy=False)
 
 
 class _Accumulator:
@@ -325,8 +329,7 @@ class CenterMoves:
 
     @classmethod
     def between(cls, old: F64, new: F64) -> CenterMoves:
-        diff = np.asarray(new, dtype=np.float64) - old
-        moved = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+        moved = np.sqrt(_exact_sq_dist(np.asarray(new, dtype=np.float64), old))
         k = new.shape[0]
         if k == 1:
             return cls(moved=moved, half_gap=np.full(1, np.inf))
@@ -339,8 +342,7 @@ def _exact_pairwise_sq_dist(c: F64) -> F64:
     """(k x k) squared distances by difference (k is small: exact beats fast here)."""
     out = np.empty((c.shape[0], c.shape[0]))
     for j in range(c.shape[0]):
-        diff = c - c[j]
-        out[j] = np.einsum("ij,ij->i", diff, diff)
+        out[j] = _exact_sq_dist(c, c[j])
     return out
 
 
@@ -398,8 +400,7 @@ def pruned_stats(
             assert bounds is not None and moves is not None
             labels = bounds[0, start:stop].astype(np.int64)
             lower = bounds[1, start:stop] - np.where(labels == fastest, next_move, top_move)
-            diff = xc - local_x[labels]
-            d2 = np.einsum("ij,ij->i", diff, diff).astype(np.float64)
+            d2 = _exact_sq_dist(xc, local_x[labels])
             need = np.flatnonzero(np.sqrt(d2) > np.maximum(moves.half_gap[labels], lower))
         else:
             labels = np.zeros(stop - start, dtype=np.int64)
@@ -413,8 +414,7 @@ def pruned_stats(
             lower[need] = np.sqrt(sub_second)
             computed += need.size
             if moved_rows.size:
-                diff = xc[moved_rows] - local_x[labels[moved_rows]]
-                d2[moved_rows] = np.einsum("ij,ij->i", diff, diff)
+                d2[moved_rows] = _exact_sq_dist(xc[moved_rows], local_x[labels[moved_rows]])
         out_bounds[0, start:stop] = labels
         out_bounds[1, start:stop] = lower
         acc.add(xc, None if weights is None else weights[start:stop], labels, d2)

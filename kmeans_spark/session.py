@@ -14,9 +14,8 @@ from pyspark.sql import SparkSession
 #: loopback TCP socket the executor and its Python worker lose ~40 ms a task to delayed
 #: ACKs (measured: an empty Python job 98 ms over TCP, 57 ms over a Unix domain socket,
 #: against ~26 ms for a JVM-only job). Supported on Linux and macOS executors.
-FAST_DEFAULTS: dict[str, str] = {
-    "spark.python.unix.domain.socket.enabled": "true",
-}
+UNIX_SOCKET_IPC = "spark.python.unix.domain.socket.enabled"
+FAST_DEFAULTS: dict[str, str] = {UNIX_SOCKET_IPC: "true"}
 
 #: Local-mode settings: loopback only, no UI, few shuffle partitions for small data.
 LOCAL_DEFAULTS: dict[str, str] = {

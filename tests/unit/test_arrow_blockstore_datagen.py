@@ -9,29 +9,31 @@ import pyarrow as pa
 import pytest
 
 from kmeans_spark import blockstore
-from kmeans_spark.arrow import feature_chunks, list_column_to_matrix
+from kmeans_spark.arrow import feature_chunks
 from kmeans_spark.datagen import make_blobs
 
 
-def test_list_column_to_matrix_dense_nulls_and_null_elements() -> None:
+def test_feature_chunks_dense_nulls_and_null_elements() -> None:
     col = pa.array([[1.0, 2.0], None, [3.0, None]], type=pa.list_(pa.float64()))
-    x, dim, mismatch, valid = list_column_to_matrix(col)
-    assert dim == 2 and mismatch == 0
-    assert valid.tolist() == [True, False, True]
+    fc = feature_chunks(col)
+    assert fc.dim == 2 and fc.mismatch == 0
+    assert fc.valid.tolist() == [True, False, True]
+    x = np.concatenate(fc.parts)
     np.testing.assert_array_equal(x[0], [1.0, 2.0])
     assert np.isnan(x[1]).all() and np.isnan(x[2, 1]) and x[2, 0] == 3.0
 
 
-def test_list_column_to_matrix_reports_ragged_rows() -> None:
+def test_feature_chunks_report_ragged_rows() -> None:
     col = pa.array([[1.0, 2.0], [1.0], [1.0, 2.0, 3.0]], type=pa.list_(pa.float64()))
-    _, dim, mismatch, _ = list_column_to_matrix(col)
-    assert (dim, mismatch) == (2, 2)
+    fc = feature_chunks(col)
+    assert (fc.dim, fc.mismatch) == (2, 2)
+    assert fc.parts == []  # unusable input: nothing converted
 
 
-def test_list_column_to_matrix_sliced_and_chunked() -> None:
+def test_feature_chunks_sliced_and_chunked() -> None:
     full = pa.array([[float(i), float(-i)] for i in range(10)], type=pa.list_(pa.float64()))
     chunked = pa.chunked_array([full.slice(2, 3), full.slice(7, 2)])
-    x, _, _, _ = list_column_to_matrix(chunked)
+    x = np.concatenate(feature_chunks(chunked).parts)
     np.testing.assert_array_equal(x[:, 0], [2, 3, 4, 7, 8])
 
 
