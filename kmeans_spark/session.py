@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
+import re
+import subprocess
 import sys
 from collections.abc import Mapping
 
-from pyspark import SparkConf
+from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
 
 #: Settings every session of ours gets unless the user set them. Each fit runs one Spark
 #: job per pass, so the fixed cost of a Python task is paid every iteration: over a
@@ -17,6 +23,42 @@ from pyspark.sql import SparkSession
 UNIX_SOCKET_IPC = "spark.python.unix.domain.socket.enabled"
 FAST_DEFAULTS: dict[str, str] = {UNIX_SOCKET_IPC: "true"}
 
+#: Spark's setting for the module its Python worker daemon runs, and ours
+#: (:mod:`kmeans_spark.worker_daemon`: Spark's daemon without the traceback it prints over a
+#: Unix socket each time an idle worker is retired).
+DAEMON_MODULE = "spark.python.daemon.module"
+QUIET_DAEMON = "kmeans_spark.worker_daemon"
+
+#: Masters whose executors run inside the driver's JVM, with the driver's working directory.
+_IN_PROCESS_MASTER = re.compile(r"local(\[[^\]]*\])?")
+
+
+def session_defaults(master: str, python: str) -> dict[str, str]:
+    """The settings a session of ours gets unless the user set them.
+
+    :data:`FAST_DEFAULTS` everywhere the caller allows; the quiet daemon only where it is
+    certain to start: executors inside this JVM (``local`` masters) whose Python, ``python``,
+    can import it. Anywhere else the executors' environment is unknown here (the package may
+    arrive with ``--py-files``, which a daemon cannot import), and a daemon that fails to
+    start fails every task, so it stays an opt-in (README, "Python workers").
+    """
+    settings = dict(FAST_DEFAULTS)
+    if _IN_PROCESS_MASTER.fullmatch(master) and _can_import(python, QUIET_DAEMON):
+        settings[DAEMON_MODULE] = QUIET_DAEMON
+    return settings
+
+
+@functools.lru_cache(maxsize=8)
+def _can_import(python: str, module: str) -> bool:
+    """Whether ``python``, started here as Spark starts its daemon, finds ``module``."""
+    probe = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+    try:
+        done = subprocess.run([python, "-c", probe], capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
 #: Local-mode settings: loopback only, no UI, few shuffle partitions for small data.
 LOCAL_DEFAULTS: dict[str, str] = {
     "spark.driver.host": "127.0.0.1",
@@ -24,7 +66,6 @@ LOCAL_DEFAULTS: dict[str, str] = {
     "spark.ui.enabled": "false",
     "spark.sql.shuffle.partitions": "4",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
-    **FAST_DEFAULTS,
 }
 
 
@@ -37,7 +78,8 @@ def local_session(
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.master(master).appName(app_name)
-    for key, value in {**LOCAL_DEFAULTS, **(conf or {})}.items():
+    defaults = session_defaults(master, os.environ["PYSPARK_PYTHON"])
+    for key, value in {**LOCAL_DEFAULTS, **defaults, **(conf or {})}.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
 
@@ -45,16 +87,24 @@ def local_session(
 def submitted_session(app_name: str, conf: Mapping[str, str] | None = None) -> SparkSession:
     """The session under spark-submit, which has already set the master and JVM settings.
 
-    :data:`FAST_DEFAULTS` fill in only what neither spark-submit (``--conf``,
+    :func:`session_defaults` fill in only what neither spark-submit (``--conf``,
     ``spark-defaults.conf``) nor ``conf`` set, so an explicit ``false`` wins. Not on YARN:
     the socket goes in the container's temporary directory, whose path can exceed the
     108 bytes a Unix socket path may have; there, set it together with a short
     ``spark.python.unix.domain.socket.dir``.
     """
-    submitted = SparkConf()  # loads the spark.* system properties spark-submit passed
-    on_yarn = submitted.get("spark.master", "").startswith("yarn")
-    settings = {k: v for k, v in FAST_DEFAULTS.items() if not (submitted.contains(k) or on_yarn)}
+    # Connect to spark-submit's JVM first: only then does SparkConf() load the spark.*
+    # properties spark-submit passed (without it, it is empty and every default would win).
+    SparkContext._ensure_initialized()
+    submitted = SparkConf()
+    master = submitted.get("spark.master", "")
+    # The Python SparkContext gives its workers: PYSPARK_PYTHON (spark-submit sets it from
+    # spark.pyspark.python), else python3.
+    python = os.environ.get("PYSPARK_PYTHON", "python3")
+    defaults = {} if master.startswith("yarn") else session_defaults(master, python)
+    settings = {k: v for k, v in defaults.items() if not submitted.contains(k)}
     settings.update(conf or {})
+    log.info("session: %s", ", ".join(f"{k}={v}" for k, v in settings.items()) or "as submitted")
     builder = SparkSession.builder.appName(app_name)
     for key, value in settings.items():
         builder = builder.config(key, value)

@@ -15,10 +15,10 @@ def spark() -> Iterator[object]:
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     from pyspark.sql import SparkSession
 
-    from kmeans_spark.session import FAST_DEFAULTS
+    from kmeans_spark.session import session_defaults
 
     builder = SparkSession.builder
-    for key, value in FAST_DEFAULTS.items():  # tests run with the settings the job uses
+    for key, value in session_defaults("local[2]", sys.executable).items():  # as the job has them
         builder = builder.config(key, value)
     session = (
         builder.master("local[2]")

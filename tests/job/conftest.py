@@ -28,8 +28,10 @@ class Run:
         return [line for line in text.splitlines() if line.startswith("error: ")]
 
 
-def submit(*args: str, master: str = "local[2]", timeout: int = 600) -> Run:
-    env = dict(os.environ)
+def submit(
+    *args: str, master: str = "local[2]", timeout: int = 600, env: dict[str, str] | None = None
+) -> Run:
+    env = {**os.environ, **(env or {})}
     env["KMEANS_SPARK_VENV"] = str(Path(sys.executable).parent.parent)
     proc = subprocess.run(
         ["bash", str(ROOT / "scripts" / "submit.sh"), "--master", master, *args],

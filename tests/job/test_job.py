@@ -274,6 +274,30 @@ def test_bad_input_exits_2_with_one_line(
     assert_nothing_written(out)
 
 
+def test_spark_submit_settings_win_over_the_jobs_defaults(lake: Path, tmp_path: Path) -> None:
+    """The job fills in its fast defaults only where spark-submit set nothing: an explicit
+    ``--conf ...=false`` stays false (the fit then says what it costs), while the quiet worker
+    daemon, not set by the user, is still chosen for this local master."""
+    out = tmp_path / "run"
+    off = "--conf spark.python.unix.domain.socket.enabled=false"
+    result = submit(
+        *FIT,
+        "--input",
+        str(lake / "parquet"),
+        "--output",
+        str(out),
+        env={"SPARK_SUBMIT_OPTS_EXTRA": off},
+    )
+    assert result.code == 0, result.stderr[-3000:]
+    text = result.stdout + result.stderr
+    session = [line for line in text.splitlines() if "kmeans_spark.session: session:" in line]
+    assert len(session) == 1, text[-3000:]
+    assert "spark.python.daemon.module=kmeans_spark.worker_daemon" in session[0]
+    assert "spark.python.unix.domain.socket.enabled" not in session[0]
+    assert "spark.python.unix.domain.socket.enabled is off" in text
+    assert "Traceback" not in text
+
+
 def test_malformed_config_exits_2(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[job]\nk = = 3\n")
