@@ -36,6 +36,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -263,10 +264,21 @@ def _remove_older_generations(fit_id: str, generation: int, partition: int) -> N
 
 def _block_task(
     fn: Callable[[BlockHandle, np.ndarray, np.ndarray | None], Any],
+    threads: int = 1,
 ) -> Callable[[Iterator[BlockHandle]], Iterator[TaskResult]]:
+    """The task of a pass: ``fn`` on each of its blocks, on up to ``threads`` threads.
+
+    Threads pay off for a task that does several blocks while cores sit idle (see
+    :meth:`ResidentBlocks._plan`): the numpy work (GEMM, argmin, sums) releases the GIL, so
+    two blocks on two threads take ~0.55x the time of one after the other (measured, 500k x
+    16 rows each), without the 25-35 ms of a second Python task. Each block's result is its
+    own, so the order of work does not change it. Blocks are opened here, on the task's
+    thread (the map cache is not shared across threads).
+    """
+
     def task(handles: Iterator[BlockHandle]) -> Iterator[TaskResult]:
         missing: list[int] = []
-        results: list[tuple[int, Any]] = []
+        found: list[tuple[BlockHandle, np.ndarray, np.ndarray | None]] = []
         for h in handles:  # read the whole (tiny) input: a worker that skips it is not reused
             if h.rows == 0:
                 continue
@@ -275,10 +287,29 @@ def _block_task(
             if x is None or (h.w_path and w is None):
                 missing.append(h.partition)
                 continue
-            results.append((h.partition, fn(h, x, w)))
-        yield tuple(missing), results
+            found.append((h, x, w))
+        if threads > 1 and len(found) > 1:
+            with ThreadPoolExecutor(min(threads, len(found))) as pool:
+                done = list(pool.map(lambda b: fn(*b), found))
+        else:
+            done = [fn(*b) for b in found]
+        yield tuple(missing), [(h.partition, r) for (h, _, _), r in zip(found, done, strict=True)]
 
     return task
+
+
+def executor_cores(master: str, executor_cores_conf: str | None) -> int:
+    """Cores one executor may use: N for ``local[N]`` (all for ``local[*]``), else
+    ``spark.executor.cores`` when set, else 1 (unknown: use no extra threads)."""
+    if master == "local":
+        return 1
+    if master.startswith("local["):
+        n = master[len("local[") :].split(",")[0].rstrip("]")
+        return (os.cpu_count() or 1) if n == "*" else max(1, int(n))
+    try:
+        return max(1, int(executor_cores_conf or 1))
+    except ValueError:
+        return 1
 
 
 def plan_tasks(
@@ -341,6 +372,7 @@ class ResidentBlocks:
         the work of a pass, which decides how many tasks run it (:func:`plan_tasks`)."""
         self._k = k
         self._groups: RDD[BlockHandle] | None = None
+        self._threads = 1
         self._grouping = True
         self._validate = validate
         self._features = features
@@ -387,6 +419,7 @@ class ResidentBlocks:
 
     def _plan(self) -> None:
         self._groups = None
+        self._threads = 1
         if not self._grouping:
             return
         dim = max((h.dim for h in self.handles), default=0)
@@ -395,10 +428,14 @@ class ResidentBlocks:
             sc = self._features.sparkSession.sparkContext
             # one element per group, flattened in the task: each partition is one group
             self._groups = sc.parallelize(groups, len(groups)).flatMap(lambda g: g)
+            # all blocks are on one executor: the cores its tasks leave idle become threads
+            cores = executor_cores(sc.master or "", sc.getConf().get("spark.executor.cores"))
+            self._threads = max(1, min(max(len(g) for g in groups), cores // len(groups)))
             log.info(
-                "%d blocks run as %d tasks (little work per block)",
+                "%d blocks run as %d tasks of up to %d threads (little work per block)",
                 sum(len(g) for g in groups),
                 len(groups),
+                self._threads,
             )
 
     @property
@@ -407,6 +444,11 @@ class ResidentBlocks:
         if self._groups is not None:
             return self._groups.getNumPartitions()
         return sum(1 for h in self.handles if h.rows > 0)
+
+    @property
+    def threads(self) -> int:
+        """How many threads a task of a pass uses at most."""
+        return self._threads
 
     def share(self, value: Any) -> contextlib.AbstractContextManager[Any]:
         """Make ``value`` (an array, or a tuple of arrays and ``None``) readable by the tasks
@@ -443,7 +485,8 @@ class ResidentBlocks:
             rdd = self._groups if self._groups is not None else self._rdd
             missing: list[int] = []
             results: list[tuple[int, T]] = []
-            for task_missing, task_results in rdd.mapPartitions(_block_task(fn)).collect():
+            task = _block_task(fn, self._threads)
+            for task_missing, task_results in rdd.mapPartitions(task).collect():
                 missing.extend(task_missing)
                 results.extend(task_results)
             if not missing:

@@ -346,7 +346,7 @@ class KMeans(Estimator[KMeansModel], KMeansParams, DefaultParamsReadable, Defaul
             )
             phases["lloyd"] = time.perf_counter() - t0
             rebuilds = blocks.rebuilds
-            pass_tasks = blocks.tasks
+            pass_tasks, pass_threads = blocks.tasks, blocks.threads
         phases["total"] = time.perf_counter() - started
         summary = KMeansSummary(
             k=k,
@@ -368,6 +368,7 @@ class KMeans(Estimator[KMeansModel], KMeansParams, DefaultParamsReadable, Defaul
             reseededClusters=result.reseeded,
             blockRebuilds=rebuilds,
             passTasks=pass_tasks,
+            passThreads=pass_threads,
             prunedFraction=result.pruned_fraction,
             phaseSeconds=phases,
         )

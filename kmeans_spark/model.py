@@ -63,6 +63,7 @@ class KMeansSummary:
     reseededClusters: int = 0
     blockRebuilds: int = 0
     passTasks: int = 0  # tasks of each pass (blocks, or fewer when grouped)
+    passThreads: int = 1  # threads a task of a pass uses at most (grouped blocks, idle cores)
     prunedFraction: list[float] = field(default_factory=list)  # rows pruned, per iteration
     phaseSeconds: dict[str, float] = field(default_factory=dict)
     _predictions: DataFrame | None = field(default=None, repr=False, compare=False)

@@ -163,6 +163,7 @@ def kmeans_parallel(
         else:
             candidate_weights = outcome.candidate_weights
             candidate_cost = outcome.cost
+            log.info("k-means|| candidate weights: %.3f s", time.perf_counter() - t0)
     rng = np.random.default_rng([seed, 0xC0FFEE])
     centers = kernels.reduce_candidates(
         candidates, candidate_weights, k, rng, spherical=spherical, n_init=CANDIDATE_RESTARTS

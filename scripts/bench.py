@@ -24,7 +24,8 @@ What it does
    ``numPartitions=--partitions`` so both see the same partitioning. The MLlib RDD API
    reads an RDD of ``pyspark.mllib`` dense vectors mapped from that DataFrame (cached too).
 3. Every variant is fitted once untimed (warm-up: JIT, Python workers), then
-   ``--repeats`` times, variants interleaved within each repeat; tables show MEDIANS.
+   ``--repeats`` times, variants interleaved within each repeat, their order rotated by
+   one each repeat (no variant always runs right after the same one); tables show MEDIANS.
 
 Rows (variants)
 ---------------
@@ -1157,7 +1158,10 @@ def run_preset(
     peaks: dict[str, dict[str, float]] = {key: {} for key in cfg.variants}
     last: dict[str, Run] = {}
     for rep in range(cfg.repeats):
-        for key in order:
+        # rotate the order each repeat: a fit runs measurably slower right after some others
+        # (ours ~0.1 s after an MLlib RDD fit), so no variant always follows the same one
+        shift = rep % len(order)
+        for key in order[shift:] + order[:shift]:
             print(f"[{cfg.preset}] repeat {rep + 1}/{cfg.repeats} {key}", file=sys.stderr)
             probe.reset()
             run = RUNNERS[key](b)

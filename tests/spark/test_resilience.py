@@ -160,6 +160,8 @@ def test_task_layout_and_how_centres_travel_do_not_change_results(
     monkeypatch.setattr(blocks, "INLINE_BYTES", 0)  # every pass broadcasts its centres
     per_block = fit(data)
     assert (grouped.summary.passTasks, per_block.summary.passTasks) == (1, 3)
+    # local[2]: the one grouped task does its three blocks on two threads
+    assert (grouped.summary.passThreads, per_block.summary.passThreads) == (2, 1)
     np.testing.assert_array_equal(
         np.array(grouped.clusterCenters()), np.array(per_block.clusterCenters())
     )
