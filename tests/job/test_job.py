@@ -40,6 +40,7 @@ def csv_run(lake: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         str(out),
     )
     assert result.code == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stdout + result.stderr  # a clean run says nothing alarming
     return out.parent / "csv-2026-11-22"
 
 
