@@ -298,14 +298,15 @@ def _block_task(
     return task
 
 
-def executor_cores(master: str, executor_cores_conf: str | None) -> int:
-    """Cores one executor may use: N for ``local[N]`` (all for ``local[*]``), else
-    ``spark.executor.cores`` when set, else 1 (unknown: use no extra threads)."""
+def executor_cores(master: str, executor_cores_conf: str | None, default_parallelism: int) -> int:
+    """Cores one executor may use: N for ``local[N]``, Spark's own count for ``local[*]``
+    (its default parallelism, container-aware), else ``spark.executor.cores`` when set,
+    else 1 (unknown: use no extra threads)."""
     if master == "local":
         return 1
     if master.startswith("local["):
         n = master[len("local[") :].split(",")[0].rstrip("]")
-        return (os.cpu_count() or 1) if n == "*" else max(1, int(n))
+        return max(1, default_parallelism) if n == "*" else max(1, int(n))
     try:
         return max(1, int(executor_cores_conf or 1))
     except ValueError:
@@ -428,8 +429,10 @@ class ResidentBlocks:
             sc = self._features.sparkSession.sparkContext
             # one element per group, flattened in the task: each partition is one group
             self._groups = sc.parallelize(groups, len(groups)).flatMap(lambda g: g)
-            # all blocks are on one executor: the cores its tasks leave idle become threads
-            cores = executor_cores(sc.master or "", sc.getConf().get("spark.executor.cores"))
+            # all blocks are on one host: the cores its tasks leave idle become threads
+            cores = executor_cores(
+                sc.master or "", sc.getConf().get("spark.executor.cores"), sc.defaultParallelism
+            )
             self._threads = max(1, min(max(len(g) for g in groups), cores // len(groups)))
             log.info(
                 "%d blocks run as %d tasks of up to %d threads (little work per block)",

@@ -50,10 +50,18 @@ def session_defaults(master: str, python: str) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=8)
 def _can_import(python: str, module: str) -> bool:
-    """Whether ``python``, started here as Spark starts its daemon, finds ``module``."""
+    """Whether ``python``, started here as Spark starts its daemon, finds ``module``.
+
+    Without ``PYTHONPATH``: under spark-submit the driver's has the ``--py-files`` zip, which
+    the daemon's does not. A package found only through ``PYTHONPATH`` thus gets Spark's own
+    daemon: the noisy choice, never the one that fails.
+    """
     probe = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     try:
-        done = subprocess.run([python, "-c", probe], capture_output=True, timeout=60, check=False)
+        done = subprocess.run(
+            [python, "-c", probe], capture_output=True, timeout=60, check=False, env=env
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return done.returncode == 0

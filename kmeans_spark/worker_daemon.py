@@ -11,7 +11,7 @@ error. It is noise: the worker was idle and was meant to exit.
 
 This module runs ``pyspark.daemon`` unchanged except that a worker whose socket was closed
 by the executor exits as if told to, without a traceback. Every other error is untouched.
-:func:`kmeans_spark.session.quiet_daemon_conf` selects it (``spark.python.daemon.module``)
+:func:`kmeans_spark.session.session_defaults` selects it (``spark.python.daemon.module``)
 only where the executors' Python can import this package, because a daemon that fails to
 start fails every Python task.
 
@@ -41,6 +41,7 @@ def worker(sock: socket.socket, authenticated: bool) -> int:
     try:
         code: Any = _spark_worker(sock, authenticated)
     except CLOSED_BY_EXECUTOR:
+        sock.close()  # the daemon's loop then ends this worker at once, whatever the peer does
         return 1
     return int(code)
 

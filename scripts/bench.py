@@ -1160,7 +1160,7 @@ def run_preset(
     for rep in range(cfg.repeats):
         # rotate the order each repeat: a fit runs measurably slower right after some others
         # (ours ~0.1 s after an MLlib RDD fit), so no variant always follows the same one
-        shift = rep % len(order)
+        shift = rep % len(order) if order else 0
         for key in order[shift:] + order[:shift]:
             print(f"[{cfg.preset}] repeat {rep + 1}/{cfg.repeats} {key}", file=sys.stderr)
             probe.reset()

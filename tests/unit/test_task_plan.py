@@ -64,17 +64,15 @@ def test_empty_blocks_take_no_task_and_one_block_needs_no_plan() -> None:
 
 
 def test_executor_cores_from_the_master_and_the_executor_setting() -> None:
-    import os
-
     from kmeans_spark.blocks import executor_cores
 
-    assert executor_cores("local", None) == 1
-    assert executor_cores("local[2]", None) == 2
-    assert executor_cores("local[3, 2]", None) == 3  # local[N, maxFailures]
-    assert executor_cores("local[*]", None) == (os.cpu_count() or 1)
-    assert executor_cores("spark://h:7077", "4") == 4
-    assert executor_cores("spark://h:7077", None) == 1  # unknown: no extra threads
-    assert executor_cores("yarn", "nonsense") == 1
+    assert executor_cores("local", None, 8) == 1
+    assert executor_cores("local[2]", None, 8) == 2
+    assert executor_cores("local[3, 2]", None, 8) == 3  # local[N, maxFailures]
+    assert executor_cores("local[*]", None, 6) == 6  # as Spark counts the cores
+    assert executor_cores("spark://h:7077", "4", 16) == 4
+    assert executor_cores("spark://h:7077", None, 16) == 1  # unknown: no extra threads
+    assert executor_cores("yarn", "nonsense", 16) == 1
 
 
 def test_a_task_on_threads_returns_each_blocks_own_result_in_order(tmp_path: Any) -> None:

@@ -135,3 +135,28 @@ def test_session_defaults_skip_the_quiet_daemon_when_the_python_cannot_import_it
     bare.chmod(0o755)
     assert DAEMON_MODULE not in session_defaults("local[2]", str(bare))
     assert DAEMON_MODULE not in session_defaults("local[2]", str(tmp_path / "no-such-python"))
+
+
+def test_a_package_found_only_through_pythonpath_gets_sparks_own_daemon(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under spark-submit the driver's PYTHONPATH has the --py-files zip, which the daemon's
+    does not: the check must not count it."""
+    import shutil
+
+    from kmeans_spark import session
+
+    copy = tmp_path / "src"
+    shutil.copytree(Path(session.__file__).parent, copy / "kmeans_spark")
+    bare = tmp_path / "python"  # no site-packages, so the package is found only via PYTHONPATH
+    bare.write_text(f'#!/bin/sh\nexec {sys.executable} -S "$@"\n')
+    bare.chmod(0o755)
+    monkeypatch.setenv("PYTHONPATH", str(copy))
+    monkeypatch.chdir(tmp_path)
+    session._can_import.cache_clear()
+    probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec(sys.argv[1]) is None)"
+    with_path = subprocess.run([str(bare), "-c", probe, session.QUIET_DAEMON], check=False)
+    assert with_path.returncode == 0  # the driver's view: found, through PYTHONPATH
+    assert not session._can_import(str(bare), session.QUIET_DAEMON)  # the daemon's view
+    monkeypatch.delenv("PYTHONPATH")
+    session._can_import.cache_clear()
