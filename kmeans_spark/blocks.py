@@ -50,6 +50,7 @@ from pyspark.sql.pandas.types import from_arrow_schema
 from kmeans_spark import blockstore, kernels
 from kmeans_spark.arrow import feature_chunks
 from kmeans_spark.dataset import FEATURES, WEIGHT
+from kmeans_spark.session import local_master_cores
 
 log = logging.getLogger(__name__)
 
@@ -302,11 +303,9 @@ def executor_cores(master: str, executor_cores_conf: str | None, default_paralle
     """Cores one executor may use: N for ``local[N]``, Spark's own count for ``local[*]``
     (its default parallelism, container-aware), else ``spark.executor.cores`` when set,
     else 1 (unknown: use no extra threads)."""
-    if master == "local":
-        return 1
-    if master.startswith("local["):
-        n = master[len("local[") :].split(",")[0].rstrip("]")
-        return max(1, default_parallelism) if n == "*" else max(1, int(n))
+    spec = local_master_cores(master)
+    if spec is not None:
+        return max(1, default_parallelism) if spec == "*" else max(1, int(spec))
     try:
         return max(1, int(executor_cores_conf or 1))
     except ValueError:

@@ -29,8 +29,16 @@ FAST_DEFAULTS: dict[str, str] = {UNIX_SOCKET_IPC: "true"}
 DAEMON_MODULE = "spark.python.daemon.module"
 QUIET_DAEMON = "kmeans_spark.worker_daemon"
 
-#: Masters whose executors run inside the driver's JVM, with the driver's working directory.
-_IN_PROCESS_MASTER = re.compile(r"local(\[[^\]]*\])?")
+#: Masters whose executors run inside the driver's JVM, with the driver's working directory:
+#: ``local``, ``local[N]``, ``local[*]``, ``local[N, maxFailures]``.
+_LOCAL_MASTER = re.compile(r"local(?:\[\s*([^\],\s]+)\s*(?:,[^\]]*)?\])?")
+
+
+def local_master_cores(master: str) -> str | None:
+    """The cores of a master whose executors run inside this JVM: ``"1"`` for ``local``,
+    ``"N"`` or ``"*"`` for ``local[N]`` and ``local[*]``; ``None`` for any other master."""
+    found = _LOCAL_MASTER.fullmatch(master)
+    return None if found is None else found.group(1) or "1"
 
 
 def session_defaults(master: str, python: str) -> dict[str, str]:
@@ -43,7 +51,7 @@ def session_defaults(master: str, python: str) -> dict[str, str]:
     start fails every task, so it stays an opt-in (README, "Python workers").
     """
     settings = dict(FAST_DEFAULTS)
-    if _IN_PROCESS_MASTER.fullmatch(master) and _can_import(python, QUIET_DAEMON):
+    if local_master_cores(master) is not None and _can_import(python, QUIET_DAEMON):
         settings[DAEMON_MODULE] = QUIET_DAEMON
     return settings
 
