@@ -17,9 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, NumericType
 
 from kmeans_spark.errors import KMeansInputError
-
-FEATURES = "__kmeans_features"
-WEIGHT = "__kmeans_weight"
+from kmeans_spark.load import FEATURES, WEIGHT
 
 
 def column(name: str) -> Column:

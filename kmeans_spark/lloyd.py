@@ -10,22 +10,26 @@ iteration's tasks (inside the task when small, else as a broadcast; see
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from kmeans_spark import blockstore, kernels
-from kmeans_spark.blocks import BlockHandle, ResidentBlocks
+from kmeans_spark.handle import BlockHandle, Blocks, carry_state
+from kmeans_spark.kernels.pruning import CenterMoves, pruned_stats, use_pruning
+from kmeans_spark.kernels.step import (
+    CenterUpdate,
+    PartialStats,
+    max_center_shift,
+    partial_stats,
+    update_centers,
+)
+from kmeans_spark.tuning import DEFAULT_TUNING, Tuning
 
 log = logging.getLogger(__name__)
-
-#: Far points each block reports, for reseeding empty clusters within the same pass.
-MAX_FAR_POINTS = 32
 
 
 @dataclass
@@ -45,14 +49,14 @@ class LloydResult:
 
 
 def run_lloyd(
-    blocks: ResidentBlocks,
+    blocks: Blocks,
     centers: np.ndarray,
     *,
     max_iter: int,
     tol: float,
     spherical: bool,
     reseed_empty: bool,
-    prune: bool | None = None,
+    tuning: Tuning = DEFAULT_TUNING,
 ) -> LloydResult:
     """Lloyd iterations until every centre moves at most ``tol`` (Spark's rule) or
     ``max_iter`` iterations have run.
@@ -61,21 +65,21 @@ def run_lloyd(
     started from (what MLlib logs); the returned ``cost`` is the objective of the last
     assignment about the returned centres, exact without another pass.
 
-    With ``prune`` (default: when :func:`kernels.use_pruning` says it pays) each block
+    With pruning (``tuning.prune``; by default where :func:`use_pruning` says it pays) each block
     keeps Hamerly's bounds in a state file beside it from one iteration to the next
     (``lloyd<i>``, written by the task of iteration ``i``), and most rows skip most
     distances; the assignments are those of the plain step. A task that finds no state
     (first iteration, a retry, a rebuilt block) computes its block in full.
     """
     k, dim = centers.shape
-    prune = kernels.use_pruning(k, dim) if prune is None else prune
-    n_far = min(k, MAX_FAR_POINTS) if reseed_empty else 0
+    prune = use_pruning(k, dim) if tuning.prune is None else tuning.prune
+    n_far = min(k, tuning.max_far_points) if reseed_empty else 0
     centers = np.asarray(centers, dtype=np.float64)
     costs: list[float] = []
     shifts: list[float] = []
     seconds: list[float] = []
     reseeded = 0
-    update: kernels.CenterUpdate | None = None
+    update: CenterUpdate | None = None
     converged = False
     scale = 0.5 if spherical else 1.0  # unit vectors: |x - c|^2 = 2 (1 - cos)
     pruned: list[float] = []
@@ -84,36 +88,13 @@ def run_lloyd(
         t0 = time.perf_counter()
         moves = None
         if prune and previous is not None:
-            moves = kernels.CenterMoves.between(previous, centers)
+            moves = CenterMoves.between(previous, centers)
         with blocks.share((centers, moves)) as shared:
-
-            def step(
-                h: BlockHandle,
-                x: np.ndarray,
-                w: np.ndarray | None,
-                shared: Any = shared,
-                it: int = it,
-            ) -> kernels.PartialStats:
-                centers, moves = shared.value
-                if not prune:
-                    return kernels.partial_stats(x, w, centers, n_far=n_far, origin=h.origin_array)
-                state_in = h.state_path(f"lloyd{it - 1}")
-                bounds = blockstore.load_state(state_in) if moves is not None else None
-                stats, bounds_out = kernels.pruned_stats(
-                    x, w, centers, bounds, moves, n_far=n_far, origin=h.origin_array
-                )
-                blockstore.save_array(h.state_path(f"lloyd{it}"), bounds_out)
-                if bounds is not None:  # a retry of this task finds none and starts afresh
-                    with contextlib.suppress(OSError):
-                        os.unlink(state_in)
-                return stats
-
-            stats = blocks.run(step, kernels.PartialStats.merge)
+            step = functools.partial(_lloyd_block, shared=shared, it=it, prune=prune, n_far=n_far)
+            stats = blocks.run(step, PartialStats.merge)
         previous = centers
-        update = kernels.update_centers(
-            stats, centers, reseed_empty=reseed_empty, spherical=spherical
-        )
-        shift = kernels.max_center_shift(centers, update.centers, spherical)
+        update = update_centers(stats, centers, reseed_empty=reseed_empty, spherical=spherical)
+        shift = max_center_shift(centers, update.centers, spherical)
         centers = update.centers
         reseeded += len(update.reseeded)
         costs.append(stats.cost * scale)
@@ -149,3 +130,26 @@ def run_lloyd(
         reseeded=reseeded,
         pruned_fraction=pruned,
     )
+
+
+def _lloyd_block(
+    h: BlockHandle,
+    x: np.ndarray,
+    w: np.ndarray | None,
+    *,
+    shared: Any,
+    it: int,
+    prune: bool,
+    n_far: int,
+) -> PartialStats:
+    """Iteration ``it`` on one block: plain, or pruned with the bounds the block's task of
+    iteration ``it - 1`` left beside it (valid for the centres before ``moves``)."""
+    centers, moves = shared.value
+    if not prune:
+        return partial_stats(x, w, centers, n_far=n_far, origin=h.origin_array)
+
+    def with_bounds(bounds: np.ndarray | None) -> tuple[PartialStats, np.ndarray]:
+        return pruned_stats(x, w, centers, bounds, moves, n_far=n_far, origin=h.origin_array)
+
+    bounds_in = f"lloyd{it - 1}" if moves is not None else None
+    return carry_state(h, bounds_in, f"lloyd{it}", with_bounds)

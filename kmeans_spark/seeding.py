@@ -23,34 +23,31 @@ task that finds no state rebuilds it from all candidates: results do not depend 
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import logging
-import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from kmeans_spark import blockstore, kernels
-from kmeans_spark.blocks import BlockHandle, ResidentBlocks
+from kmeans_spark.handle import BlockHandle, Blocks, carry_state
+from kmeans_spark.kernels.init import SeedRound, reduce_candidates, seed_round_block
+from kmeans_spark.tuning import DEFAULT_TUNING, Tuning
 
 log = logging.getLogger(__name__)
-
-#: Reductions of the candidates tried on the driver (best kept). Env override for tuning.
-CANDIDATE_RESTARTS = int(os.environ.get("KMEANS_SPARK_CANDIDATE_RESTARTS", "5"))
 
 
 @dataclass
 class SeedingResult:
+    """The initial centres, how they were found, and (k-means||) how many candidates the
+    rounds drew and their weighted cost, as the summary reports them."""
+
     centers: np.ndarray
     mode: str
     candidates: int = 0
     candidate_cost: float | None = None
-    round_costs: list[float] = field(default_factory=list)
-    passes: int = 0
-    seconds: float = 0.0
 
 
 def sample_points(handles: Sequence[BlockHandle], m: int, dim: int) -> np.ndarray:
@@ -69,17 +66,16 @@ def sample_points(handles: Sequence[BlockHandle], m: int, dim: int) -> np.ndarra
 
 def random_init(handles: Sequence[BlockHandle], k: int, dim: int, seed: int) -> SeedingResult:
     """k distinct rows drawn with probability proportional to weight (no extra pass)."""
-    start = time.perf_counter()
     centers = sample_points(handles, k, dim)
     if centers.shape[0] < k:  # fewer than k rows of positive weight
         rng = np.random.default_rng(seed)
         extra = rng.choice(centers.shape[0], size=k - centers.shape[0])
         centers = np.concatenate([centers, centers[extra]])
-    return SeedingResult(centers=centers, mode="random", seconds=time.perf_counter() - start)
+    return SeedingResult(centers=centers, mode="random")
 
 
 def kmeans_parallel(
-    blocks: ResidentBlocks,
+    blocks: Blocks,
     *,
     k: int,
     dim: int,
@@ -87,13 +83,13 @@ def kmeans_parallel(
     steps: int,
     seed: int,
     spherical: bool,
+    tuning: Tuning = DEFAULT_TUNING,
 ) -> SeedingResult:
     """k-means|| over resident blocks: ``steps`` sampling rounds and one weighting pass."""
     start = time.perf_counter()
     candidates = sample_points(blocks.handles, 1, dim)
     oversampling = oversampling_factor * k
     known = 0
-    round_costs: list[float] = []
     candidate_weights = np.empty(0)
     candidate_cost = 0.0
     for rnd in range(1, steps + 2):
@@ -101,54 +97,18 @@ def kmeans_parallel(
         total = candidates.shape[0]
         prev_known = known
         with blocks.share(candidates) as shared:
-
-            def step(
-                h: BlockHandle,
-                x: np.ndarray,
-                w: np.ndarray | None,
-                rnd: int = rnd,
-                sampling: bool = sampling,
-                total: int = total,
-                prev_known: int = prev_known,
-                shared: Any = shared,
-            ) -> kernels.SeedRound:
-                cands = shared.value
-                state_in = h.state_path(f"seed{prev_known}")
-                state = blockstore.load_state(state_in) if prev_known else None
-                if state is None or state.shape[1] != x.shape[0]:
-                    sq_dist = np.full(x.shape[0], np.inf)
-                    nearest = np.zeros(x.shape[0], dtype=np.int64)
-                    start_at = 0
-                else:
-                    sq_dist = state[0].copy()
-                    nearest = state[1].astype(np.int64)
-                    start_at = prev_known
-                rng = np.random.default_rng([seed, rnd, h.partition]) if sampling else None
-                result = kernels.seed_round_block(
-                    x,
-                    None if w is None else np.asarray(w),
-                    sq_dist,
-                    nearest,
-                    cands[:total],
-                    start_at,
-                    oversampling=oversampling,
-                    rng=rng,
-                    origin=h.origin_array,
-                )
-                if sampling:
-                    state_out = np.stack([sq_dist, nearest.astype(np.float64)])
-                    blockstore.save_array(h.state_path(f"seed{total}"), state_out)
-                if prev_known and prev_known != total:  # a round without new candidates
-                    with contextlib.suppress(OSError):  # saved its state to the same path
-                        os.unlink(state_in)
-                return result
-
+            step = functools.partial(
+                _seed_block,
+                shared=shared,
+                known=(prev_known, total),
+                rng_key=(seed, rnd) if sampling else None,
+                oversampling=oversampling,
+            )
             t0 = time.perf_counter()
-            outcome = blocks.run(step, kernels.SeedRound.merge)
+            outcome = blocks.run(step, SeedRound.merge)
         known = total
         if sampling:
             phi = outcome.cost
-            round_costs.append(phi)
             keep = outcome.thresholds > phi
             new = outcome.points[keep]
             candidates = np.concatenate([candidates, new])
@@ -165,8 +125,13 @@ def kmeans_parallel(
             candidate_cost = outcome.cost
             log.info("k-means|| candidate weights: %.3f s", time.perf_counter() - t0)
     rng = np.random.default_rng([seed, 0xC0FFEE])
-    centers = kernels.reduce_candidates(
-        candidates, candidate_weights, k, rng, spherical=spherical, n_init=CANDIDATE_RESTARTS
+    centers = reduce_candidates(
+        candidates,
+        candidate_weights,
+        k,
+        rng,
+        spherical=spherical,
+        reductions=tuning.candidate_reductions,
     )
     seconds = time.perf_counter() - start
     log.info(
@@ -180,7 +145,45 @@ def kmeans_parallel(
         mode="k-means||",
         candidates=int(candidates.shape[0]),
         candidate_cost=candidate_cost / 2.0 if spherical else candidate_cost,
-        round_costs=[c / 2.0 if spherical else c for c in round_costs],
-        passes=steps + 1,
-        seconds=seconds,
     )
+
+
+def _seed_block(
+    h: BlockHandle,
+    x: np.ndarray,
+    w: np.ndarray | None,
+    *,
+    shared: Any,
+    known: tuple[int, int],
+    rng_key: tuple[int, int] | None,
+    oversampling: float,
+) -> SeedRound:
+    """One block's k-means|| pass. ``known`` = (candidates the block's state already
+    covers, candidates in all); ``rng_key`` = (seed, round) in a sampling round, ``None``
+    in the weighting pass. The state is each row's distance to its nearest candidate."""
+    prev_known, total = known
+
+    def fold(state: np.ndarray | None) -> tuple[SeedRound, np.ndarray]:
+        if state is None or state.shape[1] != x.shape[0]:  # none: fold every candidate
+            sq_dist = np.full(x.shape[0], np.inf)
+            nearest = np.zeros(x.shape[0], dtype=np.int64)
+            start_at = 0
+        else:
+            sq_dist, nearest = state[0].copy(), state[1].astype(np.int64)
+            start_at = prev_known
+        rng = None if rng_key is None else np.random.default_rng([*rng_key, h.partition])
+        result = seed_round_block(
+            x,
+            None if w is None else np.asarray(w),
+            sq_dist,
+            nearest,
+            shared.value[:total],
+            start_at,
+            oversampling=oversampling,
+            rng=rng,
+            origin=h.origin_array,
+        )
+        return result, np.stack([sq_dist, nearest.astype(np.float64)])
+
+    state_in = f"seed{prev_known}" if prev_known else None
+    return carry_state(h, state_in, f"seed{total}" if rng_key else None, fold)

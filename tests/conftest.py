@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -35,9 +36,20 @@ def spark() -> Iterator[object]:
     session.stop()
 
 
+#: Test tiers by directory: tests/spark/ (a local SparkSession), tests/job/ (spark-submit
+#: subprocesses), tests/cluster/ (a standalone cluster on 127.0.0.1); tests/unit/ needs none.
+TIERS = ("spark", "job", "cluster")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Everything outside tests/unit/ needs a JVM and is marked ``spark`` (so
-    ``-m "not spark"`` runs the fast, JVM-free tests alone)."""
+    """Mark each test with its tier (``job``, ``cluster``) and with ``spark`` when it needs a
+    JVM: everything outside tests/unit/ except modules marked ``jvm_free``. So
+    ``-m "not spark"`` runs every JVM-free test (seconds), and each tier runs alone:
+    ``-m "spark and not job and not cluster"``, ``-m job``, ``-m cluster``."""
     for item in items:
-        if f"{os.sep}unit{os.sep}" not in str(item.fspath):
+        parts = Path(str(item.fspath)).parts
+        tier = next((t for t in TIERS if t in parts[-3:-1]), None)
+        if tier in ("job", "cluster"):
+            item.add_marker(getattr(pytest.mark, tier))
+        if tier is not None and item.get_closest_marker("jvm_free") is None:
             item.add_marker(pytest.mark.spark)

@@ -1,6 +1,6 @@
 """A real Spark standalone cluster on 127.0.0.1, started from the installed pyspark.
 
-Used by the cluster tests and by ``scripts/standalone.sh``; it starts one master and N
+Used by the cluster tests (tests/cluster/conftest.py); it starts one master and N
 workers with ``spark-class`` directly (not the daemonising ``sbin`` scripts), each in its own
 process group with its own work and log directories, and stops exactly those processes
 (and the executors they launched) on :meth:`Cluster.stop`, also when a test fails.

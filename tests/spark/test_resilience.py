@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from kmeans_spark import KMeans, KMeansInputError, blocks
+from kmeans_spark import KMeans, KMeansInputError
 from kmeans_spark.datagen import make_blobs
+from kmeans_spark.tuning import Tuning
 
 from .helpers import cols
 
@@ -69,30 +70,32 @@ def data(spark: Any) -> Any:
     return frame(spark, make_blobs(2400, 3, 5, spread=2.0, seed=41).x)
 
 
-@pytest.fixture(params=["grouped", "per-block"])
-def layout(request: Any, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Both task layouts of a pass: this data is light, so by default one task does every
-    block; with no minimum work each block gets its own task over the cached handles."""
-    if request.param == "per-block":
-        monkeypatch.setattr(blocks, "MIN_TASK_WORK", 0.0)
+#: Both task layouts of a pass: this data is light, so by default one task does every
+#: block; with no minimum work each block gets its own task over the cached handles.
+LAYOUTS = {"grouped": Tuning(), "per-block": Tuning(min_task_work=0.0)}
+
+
+@pytest.fixture(params=sorted(LAYOUTS))
+def layout(request: Any) -> str:
     return str(request.param)
 
 
-def fit(df: Any) -> Any:
-    return KMeans(k=5, seed=7, inputCols=cols(3), numPartitions=4, tol=0.0, maxIter=6).fit(df)
+def fit(df: Any, tuning: Tuning = LAYOUTS["grouped"]) -> Any:
+    km = KMeans(k=5, seed=7, inputCols=cols(3), numPartitions=4, tol=0.0, maxIter=6)
+    return km.setTuning(tuning).fit(df)
 
 
 def test_lost_block_files_are_rebuilt_and_the_result_is_unchanged(
     spark: Any, data: Any, delete_on_log: Any, layout: str
 ) -> None:
-    reference = fit(data)
-    assert reference.summary.passTasks == (1 if layout == "grouped" else 3)
+    reference = fit(data, LAYOUTS[layout])
+    assert reference.summary.diagnostics.passTasks == (1 if layout == "grouped" else 3)
     handler = delete_on_log(
         "iteration 2:", os.path.join(local_root(spark), "kmeans_spark", "*", "g0-*-x.npy")
     )
-    disturbed = fit(data)
+    disturbed = fit(data, LAYOUTS[layout])
     assert handler.deleted == 3  # three non-empty partitions lost their blocks
-    assert disturbed.summary.blockRebuilds == 1
+    assert disturbed.summary.diagnostics.blockRebuilds == 1
     np.testing.assert_array_equal(
         np.array(disturbed.clusterCenters()), np.array(reference.clusterCenters())
     )
@@ -108,28 +111,25 @@ def test_lost_kmeans_parallel_state_is_recomputed(
     )
     disturbed = fit(data)
     assert handler.deleted == 3
-    assert disturbed.summary.blockRebuilds == 0
+    assert disturbed.summary.diagnostics.blockRebuilds == 0
     np.testing.assert_array_equal(
         np.array(disturbed.clusterCenters()), np.array(reference.clusterCenters())
     )
 
 
 def test_lost_pruning_bounds_mean_a_full_pass_and_the_same_result(
-    spark: Any, data: Any, delete_on_log: Any, monkeypatch: pytest.MonkeyPatch
+    spark: Any, data: Any, delete_on_log: Any
 ) -> None:
-    from kmeans_spark import kernels
-
-    monkeypatch.setattr(kernels, "PRUNE_MIN_K", 0)  # prune even this small problem
-    monkeypatch.setattr(kernels, "PRUNE_MIN_KD", 0)
-    reference = fit(data)
-    assert max(reference.summary.prunedFraction) > 0.5
+    pruned = Tuning(prune=True)  # prune even this small problem
+    reference = fit(data, pruned)
+    assert max(reference.summary.diagnostics.prunedFraction) > 0.5
     handler = delete_on_log(
         "iteration 3:", os.path.join(local_root(spark), "kmeans_spark", "*", "*-lloyd*.npy")
     )
-    disturbed = fit(data)
+    disturbed = fit(data, pruned)
     assert handler.deleted == 3
-    assert disturbed.summary.prunedFraction[3] == 0.0  # iteration 4 found no bounds
-    assert disturbed.summary.blockRebuilds == 0
+    assert disturbed.summary.diagnostics.prunedFraction[3] == 0.0  # iteration 4 found no bounds
+    assert disturbed.summary.diagnostics.blockRebuilds == 0
     np.testing.assert_array_equal(
         np.array(disturbed.clusterCenters()), np.array(reference.clusterCenters())
     )
@@ -141,7 +141,7 @@ def test_one_spark_job_per_pass(spark: Any, data: Any, layout: str) -> None:
     group = f"kmeans-job-count-{layout}"
     sc.setJobGroup(group, "count the jobs of one fit")
     try:
-        model = fit(data)
+        model = fit(data, LAYOUTS[layout])
     finally:
         sc.setLocalProperty("spark.jobGroup.id", None)
     jobs = sc.statusTracker().getJobIdsForGroup(group)
@@ -150,18 +150,21 @@ def test_one_spark_job_per_pass(spark: Any, data: Any, layout: str) -> None:
     assert len(jobs) == 1 + 3 + model.summary.numIter
 
 
-def test_task_layout_and_how_centres_travel_do_not_change_results(
-    data: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_task_layout_and_how_centres_travel_do_not_change_results(data: Any) -> None:
     """The driver merges per-block results in partition order whatever the tasks, and the
     centres are the same inside the task or broadcast: results are bit-identical."""
     grouped = fit(data)
-    monkeypatch.setattr(blocks, "MIN_TASK_WORK", 0.0)
-    monkeypatch.setattr(blocks, "INLINE_BYTES", 0)  # every pass broadcasts its centres
-    per_block = fit(data)
-    assert (grouped.summary.passTasks, per_block.summary.passTasks) == (1, 3)
+    # every block its own task, and every pass broadcasts its centres
+    per_block = fit(data, Tuning(min_task_work=0.0, inline_bytes=0))
+    assert (grouped.summary.diagnostics.passTasks, per_block.summary.diagnostics.passTasks) == (
+        1,
+        3,
+    )
     # local[2]: the one grouped task does its three blocks on two threads
-    assert (grouped.summary.passThreads, per_block.summary.passThreads) == (2, 1)
+    assert (grouped.summary.diagnostics.passThreads, per_block.summary.diagnostics.passThreads) == (
+        2,
+        1,
+    )
     np.testing.assert_array_equal(
         np.array(grouped.clusterCenters()), np.array(per_block.clusterCenters())
     )

@@ -79,9 +79,16 @@ def test_block_files_round_trip_and_removal(
 
 
 def test_blobs_are_seeded_and_oracle_is_their_sse() -> None:
+    """The oracle is the SSE of the generating clusters, checked against independent
+    references: per-cluster variances times sizes, and scikit-learn's best of 10 Lloyd runs,
+    which on separated blobs finds exactly the generating partition (the optimum)."""
+    sklearn_cluster = pytest.importorskip("sklearn.cluster")
     a = make_blobs(600, 3, 4, seed=5)
     b = make_blobs(600, 3, 4, seed=5)
     np.testing.assert_array_equal(a.x, b.x)
     assert np.bincount(a.labels).tolist() == [150] * 4
-    manual = sum(((a.x[a.labels == j] - a.x[a.labels == j].mean(0)) ** 2).sum() for j in range(4))
-    assert a.oracle_cost() == pytest.approx(manual)
+    by_variance = sum(150 * a.x[a.labels == j].var(axis=0).sum() for j in range(4))
+    assert a.oracle_cost() == pytest.approx(by_variance, rel=1e-12)
+    best = sklearn_cluster.KMeans(4, n_init=10, random_state=0).fit(a.x)
+    assert best.inertia_ == pytest.approx(a.oracle_cost(), rel=1e-9)
+    assert len({(int(t), int(p)) for t, p in zip(a.labels, best.labels_, strict=True)}) == 4

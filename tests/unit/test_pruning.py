@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kmeans_spark import kernels
 from kmeans_spark.datagen import make_blobs
+from kmeans_spark.kernels import pruning, step
 
 
 def lloyd_both_ways(
@@ -17,22 +17,22 @@ def lloyd_both_ways(
     chunk: int | None = None,
     origin: np.ndarray | None = None,
     n_far: int = 4,
-) -> list[tuple[kernels.PartialStats, kernels.PartialStats]]:
+) -> list[tuple[step.PartialStats, step.PartialStats]]:
     """Run Lloyd with the plain step, and the pruned step alongside on the same centres."""
     pairs = []
     bounds, previous = None, None
     for _ in range(iters):
-        plain = kernels.partial_stats(x, w, centers, n_far=n_far, chunk=chunk, origin=origin)
-        moves = None if previous is None else kernels.CenterMoves.between(previous, centers)
-        pruned, bounds = kernels.pruned_stats(
+        plain = step.partial_stats(x, w, centers, n_far=n_far, chunk=chunk, origin=origin)
+        moves = None if previous is None else pruning.CenterMoves.between(previous, centers)
+        pruned, bounds = pruning.pruned_stats(
             x, w, centers, bounds, moves, n_far=n_far, chunk=chunk, origin=origin
         )
         pairs.append((plain, pruned))
-        previous, centers = centers, kernels.update_centers(plain, centers).centers
+        previous, centers = centers, step.update_centers(plain, centers).centers
     return pairs
 
 
-def assert_same_step(plain: kernels.PartialStats, pruned: kernels.PartialStats) -> None:
+def assert_same_step(plain: step.PartialStats, pruned: step.PartialStats) -> None:
     np.testing.assert_array_equal(pruned.counts, plain.counts)
     np.testing.assert_array_equal(pruned.weights, plain.weights)
     np.testing.assert_array_equal(pruned.sums, plain.sums)  # same rows, same order: bitwise
@@ -72,12 +72,12 @@ def test_pruned_step_in_float32() -> None:
 def test_missing_or_stale_bounds_mean_a_full_pass() -> None:
     blobs = make_blobs(500, 3, 5, spread=1.0, seed=7)
     c0 = blobs.x[:5]
-    first, bounds = kernels.pruned_stats(blobs.x, None, c0, None, None)
-    c1 = kernels.update_centers(first, c0).centers
-    moves = kernels.CenterMoves.between(c0, c1)
-    with_bounds, _ = kernels.pruned_stats(blobs.x, None, c1, bounds, moves)
-    stale, _ = kernels.pruned_stats(blobs.x, None, c1, bounds[:, :400], moves)  # wrong size
-    none, _ = kernels.pruned_stats(blobs.x, None, c1, None, moves)
+    first, bounds = pruning.pruned_stats(blobs.x, None, c0, None, None)
+    c1 = step.update_centers(first, c0).centers
+    moves = pruning.CenterMoves.between(c0, c1)
+    with_bounds, _ = pruning.pruned_stats(blobs.x, None, c1, bounds, moves)
+    stale, _ = pruning.pruned_stats(blobs.x, None, c1, bounds[:, :400], moves)  # wrong size
+    none, _ = pruning.pruned_stats(blobs.x, None, c1, None, moves)
     assert stale.computed == none.computed == 500
     assert with_bounds.computed < 500
     for other in (stale, none):
@@ -90,12 +90,12 @@ def test_bounds_survive_a_centre_that_jumps() -> None:
     blobs = make_blobs(2000, 2, 4, spread=0.5, seed=8)
     c = np.array(blobs.centers, dtype=np.float64)
     c[3] = [1e3, 1e3]  # starts far away: empty
-    _, bounds = kernels.pruned_stats(blobs.x, None, c, None, None)
+    _, bounds = pruning.pruned_stats(blobs.x, None, c, None, None)
     jumped = c.copy()
     jumped[3] = blobs.centers[0] + 0.1  # lands inside cluster 0
-    moves = kernels.CenterMoves.between(c, jumped)
-    pruned, _ = kernels.pruned_stats(blobs.x, None, jumped, bounds, moves)
-    plain = kernels.partial_stats(blobs.x, None, jumped)
+    moves = pruning.CenterMoves.between(c, jumped)
+    pruned, _ = pruning.pruned_stats(blobs.x, None, jumped, bounds, moves)
+    plain = step.partial_stats(blobs.x, None, jumped)
     assert plain.counts[3] > 0
     assert_same_step(plain, pruned)
 
@@ -103,14 +103,14 @@ def test_bounds_survive_a_centre_that_jumps() -> None:
 def test_center_moves() -> None:
     old = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 10.0]])
     new = np.array([[0.0, 1.0], [4.0, 0.0], [0.0, 7.0]])
-    moves = kernels.CenterMoves.between(old, new)
+    moves = pruning.CenterMoves.between(old, new)
     np.testing.assert_allclose(moves.moved, [1.0, 0.0, 3.0])
     np.testing.assert_allclose(moves.half_gap, [0.5 * np.hypot(4, 1), 0.5 * np.hypot(4, 1), 3.0])
-    one = kernels.CenterMoves.between(old[:1], new[:1])
+    one = pruning.CenterMoves.between(old[:1], new[:1])
     assert one.half_gap.tolist() == [np.inf]
 
 
 def test_pruning_only_where_it_pays() -> None:
-    assert not kernels.use_pruning(3, 2)  # small: the plain step is cheaper
-    assert not kernels.use_pruning(10, 16)
-    assert kernels.use_pruning(100, 64) and kernels.use_pruning(1000, 32)
+    assert not pruning.use_pruning(3, 2)  # small: the plain step is cheaper
+    assert not pruning.use_pruning(10, 16)
+    assert pruning.use_pruning(100, 64) and pruning.use_pruning(1000, 32)

@@ -1,34 +1,18 @@
-"""How the blocks of a pass are laid out over tasks (:func:`kmeans_spark.blocks.plan_tasks`)."""
+"""How the blocks of a pass are laid out over tasks (:mod:`kmeans_spark.tasks`)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
-from kmeans_spark.blocks import BlockHandle, plan_tasks
+from kmeans_spark.handle import BlockHandle
+from kmeans_spark.tasks import block_task, plan_tasks
 
 
 def handle(partition: int, rows: int, host: str = "h1") -> BlockHandle:
-    fields: dict[str, Any] = dict(
-        partition=partition,
-        generation=0,
-        x_path=f"/tmp/p{partition}-x.npy",
-        w_path="",
-        rows=rows,
-        dim=2,
-        dim_mismatch=0,
-        weight_sum=float(rows),
-        bad_rows=0,
-        bad_row_index=-1,
-        bad_row=(),
-        bad_weights=0,
-        bad_weight=0.0,
-        zero_rows=0,
-        sample_keys=(),
-        sample_points=(),
-        origin=(0.0, 0.0),
-        host=host,
+    return BlockHandle(
+        partition=partition, x_path=f"/tmp/p{partition}-x.npy", rows=rows, dim=2, host=host
     )
-    return BlockHandle(**fields)
 
 
 def partitions(groups: list[list[BlockHandle]] | None) -> list[list[int]] | None:
@@ -77,14 +61,14 @@ def test_executor_cores_from_the_master_and_the_executor_setting() -> None:
 
 def test_a_task_on_threads_returns_each_blocks_own_result_in_order(tmp_path: Any) -> None:
     """Blocks done on several threads: results in block order, a missing file reported,
-    and each result exactly what the block alone gives."""
+    each result exactly what the block alone gives, and the blocks really ran two at a
+    time (a two-party barrier times out unless two calls are inside ``fn`` at once)."""
     import threading
-    import time
 
     import numpy as np
 
-    from kmeans_spark import blockstore, kernels
-    from kmeans_spark.blocks import _block_task
+    from kmeans_spark import blockstore
+    from kmeans_spark.kernels import step
 
     rng = np.random.default_rng(5)
     centers = rng.standard_normal((4, 3))
@@ -94,28 +78,25 @@ def test_a_task_on_threads_returns_each_blocks_own_result_in_order(tmp_path: Any
         path = str(tmp_path / f"p{p}-x.npy")
         if p != 3:  # partition 3's file is missing
             blockstore.save_array(path, x)
-        hs.append(_with_path(handle(p, len(x)), path))
+        hs.append(dataclasses.replace(handle(p, len(x)), x_path=path))
         xs.append(x)
-    names: set[str] = set()
+    together = threading.Barrier(2, timeout=30)
 
-    def fn(h: BlockHandle, x: Any, w: Any) -> Any:
-        names.add(threading.current_thread().name)
-        time.sleep(0.02)  # long enough that both threads get a block
-        return kernels.partial_stats(x, w, centers)
+    def concurrent(h: BlockHandle, x: Any, w: Any) -> Any:
+        together.wait()  # four blocks found: two rounds of two threads
+        return step.partial_stats(x, w, centers)
 
-    [(missing, results)] = list(_block_task(fn, threads=2)(iter(hs)))
+    [(missing, results)] = list(block_task(concurrent, threads=2)(iter(hs)))
     assert missing == (3,)
     assert [p for p, _ in results] == [0, 1, 2, 4]
     for p, stats in results:
-        alone = kernels.partial_stats(xs[p], None, centers)
+        alone = step.partial_stats(xs[p], None, centers)
         np.testing.assert_array_equal(stats.sums, alone.sums)
         np.testing.assert_array_equal(stats.counts, alone.counts)
-    assert len(names) == 2  # the work ran on two threads
-    [(_, serial)] = list(_block_task(fn, threads=1)(iter(hs)))
-    assert [p for p, _ in serial] == [0, 1, 2, 4]
+    assert not together.broken
 
+    def serial(h: BlockHandle, x: Any, w: Any) -> Any:
+        return step.partial_stats(x, w, centers)
 
-def _with_path(h: BlockHandle, path: str) -> BlockHandle:
-    import dataclasses
-
-    return dataclasses.replace(h, x_path=path)
+    [(_, one_thread)] = list(block_task(serial, threads=1)(iter(hs)))
+    assert [p for p, _ in one_thread] == [0, 1, 2, 4]

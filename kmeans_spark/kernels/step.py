@@ -1,0 +1,258 @@
+"""One Lloyd step: a block's partial statistics, and the driver's centre update.
+
+A block's :class:`PartialStats` (per-centre sums, weights, counts, costs, and its few
+farthest points) merge associatively; :func:`update_centers` turns the merged statistics
+into new centres, reseeding empty clusters from the far points, so no extra pass is needed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from kmeans_spark.kernels.distance import (
+    F64,
+    I64,
+    FloatArray,
+    PreparedCenters,
+    exact_sq_dist,
+    nearest_tile,
+    origin_or_zero,
+    row_tiles,
+    top_indices,
+)
+
+
+@dataclass
+class PartialStats:
+    """What one block contributes to a Lloyd step, mergeable in any order.
+
+    ``costs`` are per-cluster sums of ``w * d^2`` to the centres the step was computed with;
+    ``far_*`` are the few points farthest from their centre (for reseeding empty clusters
+    without another pass over the data). Merging is associative and commutative up to
+    floating-point rounding; the driver merges in partition order, so results are
+    deterministic for a given partitioning.
+    """
+
+    sums: F64  # (k, d) weighted sums of the points assigned to each centre
+    weights: F64  # (k,) summed weights
+    counts: I64  # (k,) number of points
+    costs: F64  # (k,) summed w * squared distance
+    far_sq_dist: F64 = field(default_factory=lambda: np.empty(0))
+    far_points: F64 = field(default_factory=lambda: np.empty((0, 0)))
+    far_labels: I64 = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    far_weights: F64 = field(default_factory=lambda: np.empty(0))
+    n_far: int = 0
+    computed: int = 0  # rows whose distances to every centre were computed (not pruned)
+
+    @classmethod
+    def zeros(cls, k: int, d: int, n_far: int) -> PartialStats:
+        return cls(
+            sums=np.zeros((k, d)),
+            weights=np.zeros(k),
+            counts=np.zeros(k, dtype=np.int64),
+            costs=np.zeros(k),
+            far_sq_dist=np.empty(0),
+            far_points=np.empty((0, d)),
+            far_labels=np.empty(0, dtype=np.int64),
+            far_weights=np.empty(0),
+            n_far=n_far,
+        )
+
+    @property
+    def cost(self) -> float:
+        return float(self.costs.sum())
+
+    def _keep_farthest(self) -> None:
+        keep = top_indices(self.far_sq_dist, self.n_far)
+        self.far_sq_dist = self.far_sq_dist[keep]
+        self.far_points = self.far_points[keep]
+        self.far_labels = self.far_labels[keep]
+        self.far_weights = self.far_weights[keep]
+
+    def merge(self, other: PartialStats) -> PartialStats:
+        """Return the statistics of both blocks together (neither input is modified)."""
+        out = PartialStats(
+            sums=self.sums + other.sums,
+            weights=self.weights + other.weights,
+            counts=self.counts + other.counts,
+            costs=self.costs + other.costs,
+            far_sq_dist=np.concatenate([self.far_sq_dist, other.far_sq_dist]),
+            far_points=np.concatenate([self.far_points, other.far_points]),
+            far_labels=np.concatenate([self.far_labels, other.far_labels]),
+            far_weights=np.concatenate([self.far_weights, other.far_weights]),
+            n_far=max(self.n_far, other.n_far),
+            computed=self.computed + other.computed,
+        )
+        out._keep_farthest()
+        return out
+
+
+class _Accumulator:
+    """Per-tile accumulation shared by :func:`partial_stats` and :func:`pruned_stats`:
+    per-centre sums as one sparse one-hot product, weights, counts, costs, far points."""
+
+    def __init__(self, k: int, d: int, n_far: int) -> None:
+        self.k = k
+        self.stats = PartialStats.zeros(k, d, n_far)
+        self.far: tuple[list[F64], list[F64], list[I64], list[F64]] = ([], [], [], [])
+
+    def add(self, xc: FloatArray, wc: F64 | None, labels: I64, d2: F64) -> None:
+        rows, k, stats = xc.shape[0], self.k, self.stats
+        data = np.ones(rows) if wc is None else np.asarray(wc, dtype=np.float64)
+        # one entry per column: CSC needs no sorting, unlike building from (row, col) pairs
+        onehot = sp.csc_matrix((data, labels, np.arange(rows + 1)), shape=(k, rows))
+        stats.sums += onehot @ xc
+        stats.weights += np.bincount(labels, weights=data, minlength=k)
+        stats.counts += np.bincount(labels, minlength=k)
+        stats.costs += np.bincount(labels, weights=d2 * data, minlength=k)
+        if stats.n_far > 0:
+            top = top_indices(d2, stats.n_far)
+            self.far[0].append(d2[top])
+            self.far[1].append(np.asarray(xc[top], dtype=np.float64))
+            self.far[2].append(labels[top])
+            self.far[3].append(data[top])
+
+    def finish(self, centers: F64, shift: F64) -> PartialStats:
+        """Back to original coordinates; far points' distances recomputed exactly."""
+        stats = self.stats
+        stats.sums += stats.weights[:, None] * shift
+        if stats.n_far > 0 and self.far[1]:
+            stats.far_points = np.concatenate(self.far[1]) + shift
+            stats.far_labels = np.concatenate(self.far[2])
+            stats.far_sq_dist = exact_sq_dist(stats.far_points, centers[stats.far_labels])
+            stats.far_weights = np.concatenate(self.far[3])
+            stats._keep_farthest()
+        return stats
+
+
+def partial_stats(
+    x: FloatArray,
+    weights: F64 | None,
+    centers: F64,
+    n_far: int = 0,
+    chunk: int | None = None,
+    origin: F64 | None = None,
+) -> PartialStats:
+    """One block's share of a Lloyd step: per-centre sums, weights, counts and costs.
+
+    The per-centre sums are one sparse-times-dense product per tile (a one-hot
+    ``(k x rows)`` matrix times the tile), not a loop over clusters or dimensions.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, d), float32 or float64
+    weights : ndarray of shape (n,) or None
+        Non-negative point weights; ``None`` means all ones.
+    centers : ndarray of shape (k, d), float64
+    n_far : int
+        How many of the points farthest from their centre to keep (for empty clusters);
+        their distances are recomputed exactly, so a point sitting on its centre has 0.
+    origin : ndarray of shape (d,), optional
+        The block is ``points - origin`` (see the module docstring); sums and far points
+        are returned in the original coordinates.
+    """
+    k, d = centers.shape
+    acc = _Accumulator(k, d, n_far)
+    n = x.shape[0]
+    if n == 0:
+        return acc.stats
+    shift = origin_or_zero(origin, d)
+    centers = np.asarray(centers, dtype=np.float64)
+    pc = PreparedCenters.of(centers - shift, x.dtype)
+    for start, stop, tile in row_tiles(x, k, chunk):
+        labels, d2 = nearest_tile(x[start:stop], pc, tile)
+        acc.add(x[start:stop], None if weights is None else weights[start:stop], labels, d2)
+    acc.stats.computed = n
+    return acc.finish(centers, shift)
+
+
+@dataclass
+class CenterUpdate:
+    """The driver's result of one Lloyd step."""
+
+    centers: F64  # (k, d) new centres
+    weights: F64  # (k,) summed weight of each cluster (after reseeding)
+    counts: I64  # (k,) points in each cluster (after reseeding)
+    cost: float  # k-means objective of this assignment about the *new* centres
+    reseeded: list[int]  # clusters that were empty and got a far point
+
+
+def update_centers(
+    stats: PartialStats,
+    centers: F64,
+    *,
+    reseed_empty: bool = True,
+    spherical: bool = False,
+) -> CenterUpdate:
+    """New centres from merged statistics, with empty clusters reseeded or kept.
+
+    Empty clusters (no weight) are reseeded, as scikit-learn does, at the points farthest
+    from their centre: the point leaves its old cluster (whose sums are corrected) and
+    becomes the new centre. A candidate whose removal would empty its own cluster, or that
+    already sits on its centre, is passed over. Clusters left empty keep their old centre
+    (Spark's behaviour, also ``reseed_empty=False``): never the origin, never NaN.
+
+    The returned ``cost`` is exact for the assignment this step used and the centres it
+    returns, without another pass: for Euclidean, each cluster's cost about its old centre
+    minus ``W |m - c|^2`` (the parallel-axis identity); for spherical k-means,
+    ``W - S.m`` with ``S`` the cluster's weighted sum and ``m`` the unit centre.
+    """
+    sums = stats.sums.copy()
+    weights = stats.weights.copy()
+    counts = stats.counts.copy()
+    costs = stats.costs.copy()
+    old = np.asarray(centers, dtype=np.float64)
+    anchor = old.copy()  # the point each cluster's ``costs`` were measured from
+    reseeded: list[int] = []
+    empty = np.flatnonzero(weights <= 0)
+    if reseed_empty and empty.size:
+        candidates = iter(range(stats.far_sq_dist.size))
+        for j in empty:
+            for i in candidates:
+                src = int(stats.far_labels[i])
+                wx = float(stats.far_weights[i])
+                x = stats.far_points[i]
+                # on its centre up to rounding: moving it would only duplicate a centre
+                scale = float(x @ x + old[src] @ old[src])
+                if stats.far_sq_dist[i] <= 1e-20 * scale or wx <= 0 or weights[src] - wx <= 0:
+                    continue
+                sums[src] -= wx * x
+                weights[src] -= wx
+                counts[src] -= 1
+                costs[src] = max(costs[src] - wx * float(stats.far_sq_dist[i]), 0.0)
+                sums[j] = wx * x
+                weights[j] = wx
+                counts[j] = 1
+                costs[j] = 0.0
+                anchor[j] = x
+                reseeded.append(int(j))
+                break
+    new = old.copy()
+    filled = weights > 0
+    new[filled] = sums[filled] / weights[filled, None]
+    if spherical:
+        norms = np.linalg.norm(new, axis=1)
+        ok = filled & (norms > 0)
+        new[ok] /= norms[ok, None]
+        new[~ok] = old[~ok]
+        cluster_costs = np.where(ok, weights - np.einsum("ij,ij->i", sums, new), costs / 2.0)
+    else:
+        shift2 = np.einsum("ij,ij->i", new - anchor, new - anchor)
+        cluster_costs = np.where(filled, costs - weights * shift2, 0.0)
+    cost = float(np.maximum(cluster_costs, 0.0).sum())
+    return CenterUpdate(centers=new, weights=weights, counts=counts, cost=cost, reseeded=reseeded)
+
+
+def max_center_shift(old: F64, new: F64, spherical: bool = False) -> float:
+    """Largest move of any centre: Euclidean distance, or ``1 - cos`` for spherical k-means.
+
+    This is Spark's convergence measure: the fit stops once it is at most ``tol``.
+    """
+    if spherical:
+        cos = np.einsum("ij,ij->i", old, new)
+        return float(np.max(1.0 - cos)) if cos.size else 0.0
+    diff = new - old
+    return float(np.sqrt(np.max(np.einsum("ij,ij->i", diff, diff)))) if diff.size else 0.0

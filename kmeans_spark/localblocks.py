@@ -1,0 +1,99 @@
+"""Resident blocks in this process, without Spark: the same load, task plan and task body
+as :class:`~kmeans_spark.blocks.ResidentBlocks`, run on the driver.
+
+Seeding and Lloyd depend only on the :class:`~kmeans_spark.handle.Blocks` interface, so
+their logic is unit-tested through this class in milliseconds, with no JVM; a Spark test
+then only has to show that :class:`ResidentBlocks` behaves the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+import pyarrow as pa
+
+from kmeans_spark import blockstore
+from kmeans_spark.handle import BlockHandle
+from kmeans_spark.load import FEATURES, WEIGHT, LoadSettings, load_partition
+from kmeans_spark.tasks import ROW_WORK, Inline, block_task, merge_in_order, plan_tasks
+from kmeans_spark.tuning import DEFAULT_TUNING, Tuning
+
+T = TypeVar("T")
+
+
+def rows_batch(x: np.ndarray, weights: np.ndarray | None = None) -> pa.RecordBatch:
+    """``(n, d)`` rows (and weights) as the load job receives them: a ``list<double>``
+    feature column (and a ``double`` weight column)."""
+    x = np.asarray(x, dtype=np.float64)
+    n, d = x.shape
+    offsets = pa.array(
+        np.arange(0, n * d + 1, d, dtype=np.int32) if d else np.zeros(n + 1, np.int32)
+    )
+    columns = [pa.ListArray.from_arrays(offsets, pa.array(x.ravel()))]
+    names = [FEATURES]
+    if weights is not None:
+        columns.append(pa.array(np.asarray(weights, dtype=np.float64)))
+        names.append(WEIGHT)
+    return pa.RecordBatch.from_arrays(columns, names=names)
+
+
+class LocalBlocks:
+    """One block per array of ``parts``, stored under ``SPARK_LOCAL_DIRS`` (or the temp
+    dir) like an executor's; a context manager that removes its files on exit."""
+
+    def __init__(
+        self,
+        parts: Sequence[np.ndarray],
+        settings: LoadSettings,
+        *,
+        weights: Sequence[np.ndarray] | None = None,
+        k: int = 1,
+        tuning: Tuning = DEFAULT_TUNING,
+    ) -> None:
+        self.fit_id = uuid.uuid4().hex
+        self.handles: list[BlockHandle] = [
+            load_partition(
+                [rows_batch(x, None if weights is None else weights[p])],
+                partition=p,
+                fit_id=self.fit_id,
+                generation=0,
+                settings=settings,
+            )
+            for p, x in enumerate(parts)
+        ]
+        dim = max((h.dim for h in self.handles), default=0)
+        self.groups = plan_tasks(self.handles, dim * k + ROW_WORK, tuning.min_task_work) or [
+            [h] for h in self.handles
+        ]
+        self.passes = 0
+
+    def share(self, value: Any) -> contextlib.AbstractContextManager[Any]:
+        return contextlib.nullcontext(Inline(value))
+
+    def run(
+        self,
+        fn: Callable[[BlockHandle, np.ndarray, np.ndarray | None], T],
+        merge: Callable[[T, T], T],
+    ) -> T:
+        """One pass, task by task as Spark would run them (one thread per task)."""
+        self.passes += 1
+        results: list[tuple[int, Any]] = []
+        for group in self.groups:
+            for missing, done in block_task(fn)(iter(group)):
+                if missing:
+                    raise RuntimeError(f"block files of partitions {list(missing)} are missing")
+                results.extend(done)
+        return merge_in_order(results, merge)
+
+    def close(self) -> None:
+        blockstore.remove_fit(self.fit_id)
+
+    def __enter__(self) -> LocalBlocks:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

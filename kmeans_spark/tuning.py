@@ -1,0 +1,38 @@
+"""Engine knobs: measured defaults that change how fast a fit runs, never what it returns
+(except ``candidate_reductions``, which trades driver time for seeding quality).
+
+One frozen value passed down from the estimator to the blocks, seeding and Lloyd, instead
+of module globals: tests and benchmarks choose their own (``KMeans().setTuning(...)``) and a
+moved module cannot silently drop a patched global.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kmeans_spark.tasks import MIN_TASK_WORK
+
+
+@dataclass(frozen=True)
+class Tuning:
+    #: Work worth a Python task of its own (see :func:`kmeans_spark.tasks.plan_tasks`);
+    #: 0 gives every block its own task.
+    min_task_work: float = MIN_TASK_WORK
+    #: Values up to this size ride in the pickled task itself; larger ones are broadcast. A
+    #: broadcast costs ~5-15 ms per pass to create and destroy, for data that small.
+    inline_bytes: int = 256 * 1024
+    #: Rebuilds of lost block files before a pass gives up.
+    max_rebuilds: int = 3
+    #: Hamerly's bounds in Lloyd: ``None`` where :func:`kernels.pruning.use_pruning` says
+    #: they pay, else always (``True``) or never (``False``). Results are the same.
+    prune: bool | None = None
+    #: Reductions of the k-means|| candidates to k centres tried on the driver, the best
+    #: kept: cheap (a few times k weighted points), and what decides whether the seeding
+    #: finds the optimum on separated data. Not restarts of the fit (those re-seed).
+    candidate_reductions: int = 5
+    #: Far points each block reports, for reseeding empty clusters within the same pass.
+    max_far_points: int = 32
+
+
+#: The measured defaults.
+DEFAULT_TUNING = Tuning()
