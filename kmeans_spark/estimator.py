@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import math
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pyspark import keyword_only
@@ -14,26 +14,40 @@ from pyspark.ml import Estimator
 from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import DataFrame
 
-from kmeans_spark import seeding
-from kmeans_spark.blocks import BlockHandle, ResidentBlocks
+from kmeans_spark import options, seeding
+from kmeans_spark.blocks import ResidentBlocks
 from kmeans_spark.dataset import feature_name, prepare
 from kmeans_spark.errors import KMeansInputError
-from kmeans_spark.lloyd import run_lloyd
-from kmeans_spark.model import KMeansModel, KMeansSummary
-from kmeans_spark.params import (
-    DISTANCE_MEASURES,
-    DTYPES,
-    EMPTY_CLUSTER_POLICIES,
-    INIT_MODES,
-    KMeansParams,
-)
+from kmeans_spark.handle import BlockHandle
+from kmeans_spark.lloyd import LloydResult, run_lloyd
+from kmeans_spark.load import LoadSettings, check_handles
+from kmeans_spark.model import KMeansModel
+from kmeans_spark.params import KMeansParams
 from kmeans_spark.session import UNIX_SOCKET_IPC
+from kmeans_spark.summary import KMeansSummary
+from kmeans_spark.tuning import DEFAULT_TUNING, Tuning
+
+if TYPE_CHECKING:
+    from pyspark.ml.clustering import KMeansModel as SparkKMeansModel
 
 log = logging.getLogger(__name__)
 
+#: A seed that is None (set explicitly, as Spark allows) seeds like 0: Spark's JVM reads the
+#: null as 0, and ``KMeans(seed=None)`` there gives the centres of ``seed=0``.
+NONE_SEED = 0
 
-class KMeans(Estimator[KMeansModel], KMeansParams, DefaultParamsReadable, DefaultParamsWritable):
+
+class KMeans(
+    Estimator[KMeansModel],
+    KMeansParams,
+    DefaultParamsReadable["KMeans"],
+    DefaultParamsWritable,
+):
     """Distributed k-means with k-means|| seeding, a drop-in for ``pyspark.ml.clustering.KMeans``.
+
+    Every param, method and default of Spark's (4.3) is here, so switching is a change of
+    import (``tests/spark/test_parity.py`` checks it); the params after Spark's in the
+    signature are this project's.
 
     Examples
     --------
@@ -41,6 +55,8 @@ class KMeans(Estimator[KMeansModel], KMeansParams, DefaultParamsReadable, Defaul
     >>> model = KMeans(k=3, seed=1, inputCols=["x", "y"]).fit(df)  # doctest: +SKIP
     >>> model.summary.trainingCost  # doctest: +SKIP
     """
+
+    _input_kwargs: dict[str, Any]
 
     @keyword_only
     def __init__(
@@ -56,6 +72,9 @@ class KMeans(Estimator[KMeansModel], KMeansParams, DefaultParamsReadable, Defaul
         seed: int | None = None,
         distanceMeasure: str = "euclidean",
         weightCol: str | None = None,
+        solver: str = "auto",
+        maxBlockSizeInMB: float = 0.0,
+        intermediateStorageLevel: str = "MEMORY_AND_DISK",
         oversamplingFactor: float = 2.0,
         emptyClusterPolicy: str = "reseed",
         dtype: str = "float64",
@@ -63,17 +82,41 @@ class KMeans(Estimator[KMeansModel], KMeansParams, DefaultParamsReadable, Defaul
         numPartitions: int = 0,
         initialCenters: list[list[float]] | None = None,
         distanceCol: str | None = None,
-        solver: str = "auto",
-        maxBlockSizeInMB: float = 0.0,
     ) -> None:
         super().__init__()
-        kwargs = self._input_kwargs  # type: ignore[attr-defined]  # set by @keyword_only
-        self.setParams(**kwargs)
+        self._tuning = DEFAULT_TUNING
+        self.setParams(**self._input_kwargs)
 
     @keyword_only
-    def setParams(self, **kwargs: Any) -> KMeans:
-        """Set any of the constructor's parameters; returns self."""
-        return self._set(**{k: v for k, v in kwargs.items() if v is not None})
+    def setParams(
+        self,
+        *,
+        featuresCol: str = "features",
+        predictionCol: str = "prediction",
+        k: int = 2,
+        initMode: str = "k-means||",
+        initSteps: int = 2,
+        tol: float = 1e-4,
+        maxIter: int = 20,
+        seed: int | None = None,
+        distanceMeasure: str = "euclidean",
+        weightCol: str | None = None,
+        solver: str = "auto",
+        maxBlockSizeInMB: float = 0.0,
+        intermediateStorageLevel: str = "MEMORY_AND_DISK",
+        oversamplingFactor: float = 2.0,
+        emptyClusterPolicy: str = "reseed",
+        dtype: str = "float64",
+        inputCols: list[str] | None = None,
+        numPartitions: int = 0,
+        initialCenters: list[list[float]] | None = None,
+        distanceCol: str | None = None,
+    ) -> KMeans:
+        """Sets the params given, as Spark's: only those, and an explicit None too (then
+        ``getSeed()`` is None, which seeds like 0 as on Spark's JVM). Returns self."""
+        return self._set(**self._input_kwargs)
+
+    # -- Spark's setters -----------------------------------------------------------------
 
     def setK(self, value: int) -> KMeans:
         return self._set(k=value)
@@ -84,14 +127,11 @@ class KMeans(Estimator[KMeansModel], KMeansParams, DefaultParamsReadable, Defaul
     def setInitSteps(self, value: int) -> KMeans:
         return self._set(initSteps=value)
 
+    def setDistanceMeasure(self, value: str) -> KMeans:
+        return self._set(distanceMeasure=value)
+
     def setMaxIter(self, value: int) -> KMeans:
         return self._set(maxIter=value)
-
-    def setTol(self, value: float) -> KMeans:
-        return self._set(tol=value)
-
-    def setSeed(self, value: int) -> KMeans:
-        return self._set(seed=value)
 
     def setFeaturesCol(self, value: str) -> KMeans:
         return self._set(featuresCol=value)
@@ -99,11 +139,28 @@ class KMeans(Estimator[KMeansModel], KMeansParams, DefaultParamsReadable, Defaul
     def setPredictionCol(self, value: str) -> KMeans:
         return self._set(predictionCol=value)
 
+    def setSeed(self, value: int) -> KMeans:
+        return self._set(seed=value)
+
+    def setTol(self, value: float) -> KMeans:
+        return self._set(tol=value)
+
     def setWeightCol(self, value: str) -> KMeans:
         return self._set(weightCol=value)
 
-    def setDistanceMeasure(self, value: str) -> KMeans:
-        return self._set(distanceMeasure=value)
+    def setSolver(self, value: str) -> KMeans:
+        """Accepted for compatibility with Spark's KMeans; see the ``solver`` param."""
+        return self._set(solver=value)
+
+    def setMaxBlockSizeInMB(self, value: float) -> KMeans:
+        """Accepted for compatibility with Spark's KMeans; see ``maxBlockSizeInMB``."""
+        return self._set(maxBlockSizeInMB=value)
+
+    def setIntermediateStorageLevel(self, value: str) -> KMeans:
+        """Accepted for compatibility with Spark's KMeans; see ``intermediateStorageLevel``."""
+        return self._set(intermediateStorageLevel=value)
+
+    # -- ours ----------------------------------------------------------------------------
 
     def setOversamplingFactor(self, value: float) -> KMeans:
         return self._set(oversamplingFactor=value)
@@ -120,142 +177,102 @@ class KMeans(Estimator[KMeansModel], KMeansParams, DefaultParamsReadable, Defaul
     def setNumPartitions(self, value: int) -> KMeans:
         return self._set(numPartitions=value)
 
-    def setInitialCenters(
-        self, value: Sequence[Sequence[float]] | Sequence[np.ndarray] | np.ndarray
-    ) -> KMeans:
-        return self._set(initialCenters=[[float(v) for v in row] for row in value])
-
-    def setInitialModel(self, model: KMeansModel) -> KMeans:
-        """Warm start from a previous model: its centres become the initial centres and
-        ``k`` becomes its number of centres."""
-        centers = model.clusterCenters()
-        return self.setInitialCenters(centers).setK(len(centers))
-
     def setDistanceCol(self, value: str) -> KMeans:
         return self._set(distanceCol=value)
 
-    def setSolver(self, value: str) -> KMeans:
-        """Accepted for compatibility with Spark's KMeans; see the ``solver`` param."""
-        return self._set(solver=value)
+    def setInitialCenters(
+        self, value: Sequence[Sequence[float]] | Sequence[np.ndarray] | np.ndarray
+    ) -> KMeans:
+        return self._set(initialCenters=value)
 
-    def setMaxBlockSizeInMB(self, value: float) -> KMeans:
-        """Accepted for compatibility with Spark's KMeans; see ``maxBlockSizeInMB``."""
-        return self._set(maxBlockSizeInMB=value)
+    def setInitialModel(self, model: KMeansModel | SparkKMeansModel) -> KMeans:
+        """Warm start from a fitted model, ours or Spark's (``pyspark.ml.clustering.
+        KMeansModel``; to read one from disk, ``KMeansModel.load`` takes both formats): its
+        centres become ``initialCenters`` and ``k`` its number of centres."""
+        centers = model.clusterCenters()
+        return self.setInitialCenters(centers).setK(len(centers))
 
-    # -- validation ----------------------------------------------------------------------
+    def setTuning(self, value: Tuning) -> KMeans:
+        """Engine knobs (:class:`kmeans_spark.tuning.Tuning`) for tests and benchmarks: not a
+        Spark param, not saved; the measured defaults suit real use."""
+        self._tuning = value
+        return self
 
-    def _check_params(self) -> None:
-        def choice(name: str, value: str, allowed: Sequence[str]) -> None:
-            if value not in allowed:
-                raise KMeansInputError(
-                    f"{name}={value!r} is not supported; use one of {', '.join(allowed)}."
-                )
+    def getTuning(self) -> Tuning:
+        return self._tuning
 
-        k = self.getK()
-        if k < 2:
-            raise KMeansInputError(f"k={k} must be >= 2; ask for at least two clusters.")
-        if self.getMaxIter() < 1:
-            raise KMeansInputError(f"maxIter={self.getMaxIter()} must be >= 1.")
-        tol = self.getTol()
-        if not (math.isfinite(tol) and tol >= 0):
-            raise KMeansInputError(f"tol={tol} must be a finite number >= 0.")
-        if self.getInitSteps() < 1:
-            raise KMeansInputError(f"initSteps={self.getInitSteps()} must be >= 1.")
-        factor = self.getOversamplingFactor()
-        if not (math.isfinite(factor) and factor > 0):
-            raise KMeansInputError(f"oversamplingFactor={factor} must be a finite number > 0.")
-        if self.getNumPartitions() < 0:
-            raise KMeansInputError(
-                f"numPartitions={self.getNumPartitions()} must be >= 0 (0 picks it for you)."
-            )
-        choice("initMode", self.getInitMode(), INIT_MODES)
-        choice("distanceMeasure", self.getDistanceMeasure(), DISTANCE_MEASURES)
-        choice("emptyClusterPolicy", self.getEmptyClusterPolicy(), EMPTY_CLUSTER_POLICIES)
-        choice("dtype", self.getDtype(), DTYPES)
-        choice("solver", self.getOrDefault(self.solver), ("auto", "row", "block"))
+    # -- fit -----------------------------------------------------------------------------
 
-    def _check_blocks(self, handles: Sequence[BlockHandle]) -> tuple[int, int]:
-        """Validate what the load job found; return (rows, dimension)."""
-        features_col, input_cols = self.getFeaturesCol(), self.getInputCols()
-        for h in handles:
-            if h.dim_mismatch:
-                raise KMeansInputError(
-                    f"{h.dim_mismatch} rows of partition {h.partition} have a different number "
-                    f"of features than its first row ({h.dim}); all feature vectors must have "
-                    "the same length."
-                )
-        bad = [h for h in handles if h.bad_rows]
-        if bad:
-            first = bad[0]
-            shown = ", ".join(
-                f"{feature_name(i, features_col, input_cols)}={v!r}"
-                for i, v in enumerate(first.bad_row)
-            )
-            raise KMeansInputError(
-                f"{sum(h.bad_rows for h in bad)} rows have null, NaN or infinite features "
-                f"(first: partition {first.partition}, row {first.bad_row_index}: {shown}); "
-                "features must be finite numbers: drop or impute those rows before fitting "
-                "(e.g. df.na.drop())."
-            )
-        dims = sorted({h.dim for h in handles if h.rows > 0 and h.x_path})
-        if len(dims) > 1:
-            raise KMeansInputError(
-                f"feature vectors have different lengths across partitions ({dims}); all "
-                "feature vectors must have the same length."
-            )
-        bad_w = [h for h in handles if h.bad_weights]
-        if bad_w:
-            raise KMeansInputError(
-                f"{sum(h.bad_weights for h in bad_w)} rows have a null, negative, NaN or "
-                f"infinite weight in column {self.getWeightCol()!r} (for example "
-                f"{bad_w[0].bad_weight!r}); weights must be finite and >= 0."
-            )
-        zero = sum(h.zero_rows for h in handles)
-        if zero:
-            raise KMeansInputError(
-                f"{zero} rows are zero vectors, which have no direction for "
-                "distanceMeasure='cosine'; drop them or use distanceMeasure='euclidean'."
-            )
-        rows = sum(h.rows for h in handles)
-        k = self.getK()
-        if rows < k:
-            raise KMeansInputError(
-                f"the input has {rows} rows, fewer than k={k}; k must be <= the number of "
-                "rows: lower k or add data."
-            )
-        weight = sum(h.weight_sum for h in handles)
-        if not weight > 0:
-            raise KMeansInputError(
-                f"the weights in column {self.getWeightCol()!r} sum to {weight}; at least one "
-                "row needs a positive weight."
-            )
-        dim = dims[0]
-        if dim < 1:
-            raise KMeansInputError("feature vectors are empty; give at least one feature.")
-        return rows, dim
+    def _fit(self, dataset: DataFrame) -> KMeansModel:
+        self._check_params()
+        started = time.perf_counter()
+        phases: dict[str, float] = {}
+        self._log_start(dataset)
+        with self._resident_blocks(dataset) as blocks:
+            with _timed(phases, "load"):
+                rows, dim = self._check_blocks(blocks.load())
+            with _timed(phases, "init"):
+                init = self._seed_centers(blocks, dim)
+            with _timed(phases, "lloyd"):
+                lloyd = self._iterate(blocks, init.centers)
+        phases["total"] = time.perf_counter() - started
+        summary = KMeansSummary.of_fit(
+            lloyd, init, blocks, k=self.getK(), rows=rows, dim=dim, phases=phases
+        )
+        log.info(
+            "k-means done: %d rows x %d features, cost %.9g after %d iterations (%s), %.3f s",
+            rows,
+            dim,
+            summary.trainingCost,
+            summary.numIter,
+            summary.convergenceReason,
+            phases["total"],
+        )
+        return self._model(lloyd, summary, dataset)
 
-    def _initial_centers(self, dim: int) -> np.ndarray | None:
-        given = self.getInitialCenters()
-        if given is None:
-            return None
-        k = self.getK()
-        centers = np.asarray(given, dtype=np.float64)
-        if centers.ndim != 2 or centers.shape != (k, dim):
-            raise KMeansInputError(
-                f"initialCenters has shape {centers.shape}, but k={k} centres of the data's "
-                f"dimension {dim} are needed: shape ({k}, {dim})."
+    def _seed(self) -> int:
+        seed = self.getSeed()
+        return (NONE_SEED if seed is None else int(seed)) & 0xFFFFFFFFFFFF
+
+    def _spherical(self) -> bool:
+        return self.getDistanceMeasure() == "cosine"
+
+    def _log_start(self, dataset: DataFrame) -> None:
+        log.info(
+            "k-means fit: k=%d, initMode=%s, maxIter=%d, tol=%g, distance=%s, dtype=%s, seed=%d",
+            self.getK(),
+            "initialCenters" if self.isDefined(self.initialCenters) else self.getInitMode(),
+            self.getMaxIter(),
+            self.getTol(),
+            self.getDistanceMeasure(),
+            self.getDtype(),
+            self._seed(),
+        )
+        conf = dataset.sparkSession.sparkContext.getConf()
+        if conf.get(UNIX_SOCKET_IPC, "false").lower() != "true":
+            log.info(
+                "%s is off: every pass pays ~40 ms more per Python task; set it to true "
+                "when the session is created",
+                UNIX_SOCKET_IPC,
             )
-        if not np.isfinite(centers).all():
-            raise KMeansInputError("initialCenters contains NaN or infinite values.")
-        if self.getDistanceMeasure() == "cosine":
-            norms = np.linalg.norm(centers, axis=1)
-            if (norms == 0).any():
-                raise KMeansInputError(
-                    "initialCenters contains a zero vector, which has no direction for "
-                    "distanceMeasure='cosine'."
-                )
-            centers = centers / norms[:, None]
-        return centers
+
+    def _resident_blocks(self, dataset: DataFrame) -> ResidentBlocks:
+        """The fit's input as resident blocks (loaded on ``load()``, removed on exit)."""
+        features = prepare(dataset, self.getFeaturesCol(), self.getInputCols(), self._weight_col())
+        random_init = self.getInitMode() == "random" and not self.isDefined(self.initialCenters)
+        settings = LoadSettings(
+            dtype=self.getDtype(),
+            spherical=self._spherical(),
+            sample_size=self.getK() if random_init else 1,  # random init samples k rows
+            seed=self._seed(),
+        )
+        return ResidentBlocks(
+            self._partitioned(features),
+            settings,
+            k=self.getK(),
+            validate=self._check_blocks,
+            tuning=self._tuning,
+        )
 
     def _partitioned(self, features: DataFrame) -> DataFrame:
         wanted = self.getNumPartitions()
@@ -268,120 +285,102 @@ class KMeans(Estimator[KMeansModel], KMeansParams, DefaultParamsReadable, Defaul
             return features.repartition(wanted)
         return features
 
-    # -- fit -----------------------------------------------------------------------------
+    def _seed_centers(self, blocks: ResidentBlocks, dim: int) -> seeding.SeedingResult:
+        """The initial centres: given (``initialCenters``), random rows, or k-means||."""
+        given = self._given_centers(dim)
+        if given is not None:
+            return seeding.SeedingResult(centers=given, mode="initialCenters")
+        if self.getInitMode() == "random":
+            return seeding.random_init(blocks.handles, self.getK(), dim, self._seed())
+        return seeding.kmeans_parallel(
+            blocks,
+            k=self.getK(),
+            dim=dim,
+            oversampling_factor=self.getOversamplingFactor(),
+            steps=self.getInitSteps(),
+            seed=self._seed(),
+            spherical=self._spherical(),
+            tuning=self._tuning,
+        )
 
-    def _fit(self, dataset: DataFrame) -> KMeansModel:
-        self._check_params()
-        started = time.perf_counter()
-        spherical = self.getDistanceMeasure() == "cosine"
-        features = prepare(dataset, self.getFeaturesCol(), self.getInputCols(), self._weight_col())
-        features = self._partitioned(features)
-        sc = dataset.sparkSession.sparkContext
-        k = self.getK()
-        seed = int(self.getSeed()) & 0xFFFFFFFFFFFF
-        explicit = self.isDefined(self.initialCenters)
-        init_mode = "initialCenters" if explicit else self.getInitMode()
-        log.info(
-            "k-means fit: k=%d, initMode=%s, maxIter=%d, tol=%g, distance=%s, dtype=%s, seed=%d",
-            k,
-            init_mode,
-            self.getMaxIter(),
-            self.getTol(),
-            self.getDistanceMeasure(),
-            self.getDtype(),
-            seed,
+    def _iterate(self, blocks: ResidentBlocks, centers: np.ndarray) -> LloydResult:
+        return run_lloyd(
+            blocks,
+            centers,
+            max_iter=self.getMaxIter(),
+            tol=self.getTol(),
+            spherical=self._spherical(),
+            reseed_empty=self.getEmptyClusterPolicy() == "reseed",
+            tuning=self._tuning,
         )
-        if sc.getConf().get(UNIX_SOCKET_IPC, "false").lower() != "true":
-            log.info(
-                "%s is off: every pass pays ~40 ms more per Python task; set it to true "
-                "when the session is created",
-                UNIX_SOCKET_IPC,
-            )
-        phases: dict[str, float] = {}
-        with ResidentBlocks(
-            features,
-            dtype=self.getDtype(),
-            spherical=spherical,
-            sample_size=k if init_mode == "random" else 1,
-            seed=seed,
-            k=k,
-            validate=self._check_blocks,
-        ) as blocks:
-            t0 = time.perf_counter()
-            handles = blocks.load()
-            phases["load"] = time.perf_counter() - t0
-            rows, dim = self._check_blocks(handles)
-            log.info(
-                "loaded %d rows x %d features into %d blocks in %.3f s",
-                rows,
-                dim,
-                len(handles),
-                phases["load"],
-            )
-            t0 = time.perf_counter()
-            given = self._initial_centers(dim)
-            if given is not None:
-                init = seeding.SeedingResult(centers=given, mode="initialCenters")
-            elif init_mode == "random":
-                init = seeding.random_init(handles, k, dim, seed)
-            else:
-                init = seeding.kmeans_parallel(
-                    blocks,
-                    k=k,
-                    dim=dim,
-                    oversampling_factor=self.getOversamplingFactor(),
-                    steps=self.getInitSteps(),
-                    seed=seed,
-                    spherical=spherical,
-                )
-            phases["init"] = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            result = run_lloyd(
-                blocks,
-                init.centers,
-                max_iter=self.getMaxIter(),
-                tol=self.getTol(),
-                spherical=spherical,
-                reseed_empty=self.getEmptyClusterPolicy() == "reseed",
-            )
-            phases["lloyd"] = time.perf_counter() - t0
-            rebuilds = blocks.rebuilds
-            pass_tasks, pass_threads = blocks.tasks, blocks.threads
-        phases["total"] = time.perf_counter() - started
-        summary = KMeansSummary(
-            k=k,
-            trainingCost=result.cost,
-            clusterSizes=result.cluster_sizes,
-            clusterWeights=result.cluster_weights,
-            numIter=result.num_iter,
-            converged=result.converged,
-            convergenceReason=result.convergence_reason,
-            costHistory=result.cost_history,
-            shiftHistory=result.shift_history,
-            iterationSeconds=result.iteration_seconds,
-            initMode=init.mode,
-            initCost=init.candidate_cost,
-            initCandidates=init.candidates,
-            numRows=rows,
-            numPartitions=len(handles),
-            numFeatures=dim,
-            reseededClusters=result.reseeded,
-            blockRebuilds=rebuilds,
-            passTasks=pass_tasks,
-            passThreads=pass_threads,
-            prunedFraction=result.pruned_fraction,
-            phaseSeconds=phases,
+
+    def _model(self, lloyd: LloydResult, summary: KMeansSummary, dataset: DataFrame) -> KMeansModel:
+        """The fitted model: the estimator's uid and params (as Spark's), and a summary
+        whose predictions come from the model as fitted (later setters do not change them)."""
+        model = self._copyValues(KMeansModel(lloyd.centers, summary, uid=self.uid))
+        as_fitted = model.copy()
+        summary.attach_predictions(
+            model.getPredictionCol(), model.getFeaturesCol(), lambda: as_fitted.transform(dataset)
         )
-        log.info(
-            "k-means done: cost %.9g after %d iterations (%s), %.3f s",
-            result.cost,
-            result.num_iter,
-            result.convergence_reason,
-            phases["total"],
-        )
-        model = KMeansModel(result.centers, summary)
-        self._copyValues(model)
-        summary._predictionCol = model.getPredictionCol()
-        summary._featuresCol = model.getFeaturesCol()
-        summary._make_predictions = lambda: model.transform(dataset)
         return model
+
+    # -- validation ----------------------------------------------------------------------
+
+    def _check_params(self) -> None:
+        """Every param against its rule in :data:`kmeans_spark.options.OPTIONS`, before any
+        Spark job. An explicit None (which Spark's setParams sets, as here) is refused where
+        the param needs a value."""
+        for param in self.params:
+            value = self.getOrDefault(param) if self.isDefined(param) else None
+            option = options.BY_PARAM.get(param.name)
+            default = option.default if option else self._defaultParamMap.get(param)
+            if value is None and default is not None:  # seed's option default is None
+                raise KMeansInputError(
+                    f"{param.name}=None is not allowed: {param.name} needs a value; leave it "
+                    f"out for the default {default!r}."
+                )
+            if option is not None:
+                options.check(option, value)
+
+    def _check_blocks(self, handles: Sequence[BlockHandle]) -> tuple[int, int]:
+        """Validate what the load job found; return (rows, dimension)."""
+        features_col, input_cols = self.getFeaturesCol(), self.getInputCols()
+        return check_handles(
+            handles,
+            k=self.getK(),
+            weight_col=self.getWeightCol() if self.isDefined(self.weightCol) else None,
+            feature_name=lambda i: feature_name(i, features_col, input_cols),
+        )
+
+    def _given_centers(self, dim: int) -> np.ndarray | None:
+        """``initialCenters`` checked against k and the data's dimension (unit rows for
+        cosine), or None when unset."""
+        given = self.getInitialCenters()
+        if given is None:
+            return None
+        k = self.getK()
+        centers = np.asarray(given, dtype=np.float64)
+        if centers.ndim != 2 or centers.shape != (k, dim):
+            raise KMeansInputError(
+                f"initialCenters has shape {centers.shape}, but k={k} centres of the data's "
+                f"dimension {dim} are needed: shape ({k}, {dim})."
+            )
+        if not np.isfinite(centers).all():
+            raise KMeansInputError("initialCenters contains NaN or infinite values.")
+        if self._spherical():
+            norms = np.linalg.norm(centers, axis=1)
+            if (norms == 0).any():
+                raise KMeansInputError(
+                    "initialCenters contains a zero vector, which has no direction for "
+                    "distanceMeasure='cosine'."
+                )
+            centers = centers / norms[:, None]
+        return centers
+
+
+@contextlib.contextmanager
+def _timed(phases: dict[str, float], name: str) -> Iterator[None]:
+    """Add the seconds the block takes to ``phases[name]``."""
+    started = time.perf_counter()
+    yield
+    phases[name] = time.perf_counter() - started

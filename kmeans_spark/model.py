@@ -1,121 +1,66 @@
-"""The fitted model: centres, training summary, ``transform``/``predict``, save and load.
+"""The fitted model: centres, training summary, ``transform``/``predict``.
 
-Saved as Spark ML saves a Python-only model: ``metadata/`` (class, uid, params, and here the
-training summary) written by :class:`~pyspark.ml.util.DefaultParamsWriter`, and ``data/``, a
-Parquet file of the centres (float64, exact round trip), written through Spark so any
-Hadoop file system works (HDFS, S3, local).
+How it is saved and loaded, in this project's format or in Spark's, is
+:mod:`kmeans_spark.model_io`.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from pyspark.ml import Model
 from pyspark.ml.linalg import Vector
-from pyspark.ml.util import (
-    DefaultParamsReader,
-    DefaultParamsWriter,
-    MLReadable,
-    MLReader,
-    MLWritable,
-    MLWriter,
-)
+from pyspark.ml.util import MLReadable, MLWritable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 
-from kmeans_spark import kernels
 from kmeans_spark.dataset import column, features_column
 from kmeans_spark.errors import KMeansInputError
+from kmeans_spark.kernels.distance import nearest_centers, normalize_rows
+from kmeans_spark.model_io import KMeansModelReader, KMeansModelWriter, from_spark
 from kmeans_spark.params import KMeansParams
+from kmeans_spark.summary import KMeansSummary
 
-
-@dataclass
-class KMeansSummary:
-    """What the fit did, kept with the model (and saved with it).
-
-    ``trainingCost`` is the k-means objective (sum of weighted squared distances, or of
-    ``1 - cos`` for cosine) of the final assignment about the final centres.
-    ``costHistory[i]`` is iteration ``i``'s cost about the centres it started from.
-    """
-
-    k: int
-    trainingCost: float
-    clusterSizes: list[int]
-    clusterWeights: list[float]
-    numIter: int
-    converged: bool
-    convergenceReason: str
-    costHistory: list[float] = field(default_factory=list)
-    shiftHistory: list[float] = field(default_factory=list)
-    iterationSeconds: list[float] = field(default_factory=list)
-    initMode: str = "k-means||"
-    initCost: float | None = None
-    initCandidates: int = 0
-    numRows: int = 0
-    numPartitions: int = 0
-    numFeatures: int = 0
-    reseededClusters: int = 0
-    blockRebuilds: int = 0
-    passTasks: int = 0  # tasks of each pass (blocks, or fewer when grouped)
-    passThreads: int = 1  # threads a task of a pass uses at most (grouped blocks, idle cores)
-    prunedFraction: list[float] = field(default_factory=list)  # rows pruned, per iteration
-    phaseSeconds: dict[str, float] = field(default_factory=dict)
-    _predictions: DataFrame | None = field(default=None, repr=False, compare=False)
-    _make_predictions: Callable[[], DataFrame] | None = field(
-        default=None, repr=False, compare=False
-    )
-    _predictionCol: str = field(default="prediction", repr=False, compare=False)
-    _featuresCol: str = field(default="features", repr=False, compare=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> KMeansSummary:
-        names = {f for f in cls.__dataclass_fields__ if not f.startswith("_")}
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-    @property
-    def predictions(self) -> DataFrame:
-        """The training data with predictions (computed on demand, as Spark's summary)."""
-        if self._predictions is None and self._make_predictions is not None:
-            self._predictions = self._make_predictions()  # built on first use, not in fit
-        if self._predictions is None:
-            raise RuntimeError("predictions are only available on a freshly fitted model")
-        return self._predictions
-
-    @property
-    def cluster(self) -> DataFrame:
-        return self.predictions.select(self._predictionCol)
-
-    @property
-    def predictionCol(self) -> str:
-        return self._predictionCol
-
-    @property
-    def featuresCol(self) -> str:
-        return self._featuresCol
+if TYPE_CHECKING:
+    from pyspark.ml.clustering import KMeansModel as SparkKMeansModel
 
 
 class KMeansModel(Model, KMeansParams, MLWritable, MLReadable["KMeansModel"]):
-    """A fitted k-means model; a ``pyspark.ml`` Transformer usable inside a ``Pipeline``."""
+    """A fitted k-means model; a ``pyspark.ml`` Transformer usable inside a ``Pipeline``.
+
+    Parameters
+    ----------
+    centers : ndarray of shape (k, n_features), optional
+    summary : KMeansSummary, optional
+        The training summary (a fit gives one; :meth:`fromSpark` does not).
+    uid : str, optional
+        The estimator's uid, which a fitted model keeps (as Spark's models do).
+    """
 
     def __init__(
         self,
         centers: np.ndarray | None = None,
         summary: KMeansSummary | None = None,
+        *,
+        uid: str | None = None,
     ) -> None:
         super().__init__()
+        if uid is not None:
+            self._resetUid(uid)
         self._centers = (
             np.empty((0, 0)) if centers is None else np.asarray(centers, dtype=np.float64)
         )
         self._summary = summary
+
+    @classmethod
+    def fromSpark(cls, model: SparkKMeansModel) -> KMeansModel:
+        """This model of a fitted ``pyspark.ml.clustering.KMeansModel``: same uid, centres and
+        params, no summary (as a loaded Spark model has none). To read one Spark saved, use
+        :meth:`load`, which knows both formats."""
+        return from_spark(cls, model)
 
     # -- Spark's KMeansModel API ---------------------------------------------------------
 
@@ -125,17 +70,22 @@ class KMeansModel(Model, KMeansParams, MLWritable, MLReadable["KMeansModel"]):
 
     @property
     def numFeatures(self) -> int:
+        """Number of features, i.e. length of the vectors this model transforms."""
         return int(self._centers.shape[1])
 
     @property
     def hasSummary(self) -> bool:
+        """Whether a training summary exists. Unlike Spark's, a loaded model keeps the one
+        it was saved with (without its ``predictions``)."""
         return self._summary is not None
 
     @property
     def summary(self) -> KMeansSummary:
+        """The training summary; raises when there is none (:attr:`hasSummary`)."""
         if self._summary is None:
             raise RuntimeError(
-                "no training summary for this model; summaries exist for fitted or loaded models"
+                "No training summary available for this KMeansModel: summaries exist for "
+                "fitted models and for models saved by kmeans-spark"
             )
         return self._summary
 
@@ -151,9 +101,6 @@ class KMeansModel(Model, KMeansParams, MLWritable, MLReadable["KMeansModel"]):
     def setInputCols(self, value: list[str]) -> KMeansModel:
         return self._set(inputCols=value)
 
-    def _spherical(self) -> bool:
-        return self.getDistanceMeasure() == "cosine"
-
     def predict(self, value: Vector | np.ndarray | list[float]) -> int:
         """The cluster index of one point."""
         x = np.asarray(
@@ -165,9 +112,14 @@ class KMeansModel(Model, KMeansParams, MLWritable, MLReadable["KMeansModel"]):
                 "pass a point with the model's dimension."
             )
         if self._spherical():
-            x, _ = kernels.normalize_rows(x)
-        labels, _ = kernels.nearest_centers(x - self._origin, self._centers - self._origin)
+            x, _ = normalize_rows(x)
+        labels, _ = nearest_centers(x - self._origin, self._centers - self._origin)
         return int(labels[0])
+
+    # -- transform -----------------------------------------------------------------------
+
+    def _spherical(self) -> bool:
+        return self.getDistanceMeasure() == "cosine"
 
     @property
     def _origin(self) -> np.ndarray:
@@ -205,8 +157,8 @@ class KMeansModel(Model, KMeansParams, MLWritable, MLReadable["KMeansModel"]):
                 ok &= np.einsum("ij,ij->i", np.nan_to_num(x), np.nan_to_num(x)) > 0
             xs = x[ok]
             if spherical:
-                xs, _ = kernels.normalize_rows(xs)
-            labels, d2 = kernels.nearest_centers(xs - origin, centers)
+                xs, _ = normalize_rows(xs)
+            labels, d2 = nearest_centers(xs - origin, centers)
             dist = d2 / 2.0 if spherical else np.sqrt(d2)
             pred = pd.array([None] * n, dtype="Int32")
             pred[ok] = labels
@@ -223,46 +175,14 @@ class KMeansModel(Model, KMeansParams, MLWritable, MLReadable["KMeansModel"]):
             cols.append(F.col(f"{tmp}.distance").alias(distance_col))
         return out.select(*cols)
 
-    # -- persistence ---------------------------------------------------------------------
+    # -- persistence (see kmeans_spark.model_io) ------------------------------------------
 
-    def write(self) -> MLWriter:
-        return _KMeansModelWriter(self)
+    def write(self) -> KMeansModelWriter:
+        """A writer of this model: this project's format by default, Spark's with
+        ``.format("spark")`` (which Spark's own ``KMeansModel.load`` reads)."""
+        return KMeansModelWriter(self)
 
     @classmethod
-    def read(cls) -> MLReader[KMeansModel]:
-        return _KMeansModelReader()
-
-
-class _KMeansModelWriter(MLWriter):
-    def __init__(self, instance: KMeansModel) -> None:
-        super().__init__()
-        self.instance = instance
-
-    def saveImpl(self, path: str) -> None:
-        model = self.instance
-        extra: dict[str, Any] = {"numFeatures": model.numFeatures}
-        if model._summary is not None:
-            extra["summary"] = model._summary.to_dict()
-        DefaultParamsWriter.saveMetadata(model, path, self.sparkSession, extraMetadata=extra)
-        rows = [(i, [float(v) for v in c]) for i, c in enumerate(model._centers)]
-        self.sparkSession.createDataFrame(
-            rows, "clusterIdx int, clusterCenter array<double>"
-        ).coalesce(1).write.parquet(f"{path}/data")
-
-
-class _KMeansModelReader(MLReader[KMeansModel]):
-    def load(self, path: str) -> KMeansModel:
-        metadata = DefaultParamsReader.loadMetadata(path, self.sparkSession)
-        rows = self.sparkSession.read.parquet(f"{path}/data").orderBy("clusterIdx").collect()
-        centers = np.array([r.clusterCenter for r in rows], dtype=np.float64)
-        if centers.size == 0:
-            centers = np.empty((0, int(metadata.get("numFeatures", 0))))
-        summary = (
-            KMeansSummary.from_dict(json.loads(json.dumps(metadata["summary"])))
-            if "summary" in metadata
-            else None
-        )
-        model = KMeansModel(centers, summary)
-        model._resetUid(metadata["uid"])
-        DefaultParamsReader.getAndSetParams(model, metadata)
-        return model
+    def read(cls) -> KMeansModelReader:
+        """A reader of both formats: this project's and Spark's."""
+        return KMeansModelReader(cls)

@@ -1,67 +1,76 @@
 """The parameters shared by :class:`~kmeans_spark.KMeans` and its model.
 
-Names and defaults follow ``pyspark.ml.clustering.KMeans`` (``k=2, maxIter=20, tol=1e-4,
-initMode="k-means||", initSteps=2, distanceMeasure="euclidean"``), so switching is a change
-of import; the parameters after those are this project's own.
+One mixin, as Spark's ``_KMeansParams``: the params Spark's KMeans takes from its shared
+mixins (``HasMaxIter``, ``HasSeed``, ``HasSolver``, ...) come from the same mixins, so their
+names, docs and type converters are Spark's own; every other param is built from its entry
+in :data:`kmeans_spark.options.OPTIONS`, and so are all the defaults. A value, a default or a
+help text is therefore written once, in the options table, which the job's config and CLI
+read too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import (
     HasDistanceMeasure,
     HasFeaturesCol,
+    HasIntermediateStorageLevel,
+    HasMaxBlockSizeInMB,
     HasMaxIter,
     HasPredictionCol,
     HasSeed,
+    HasSolver,
     HasTol,
     HasWeightCol,
 )
 
-INIT_MODES = ("k-means||", "random")
-DISTANCE_MEASURES = ("euclidean", "cosine")
-EMPTY_CLUSTER_POLICIES = ("reseed", "keep")
-DTYPES = ("float64", "float32")
+from kmeans_spark.options import BY_PARAM, OPTIONS
+
+#: How a value of each option type becomes a param value (what ``_set`` applies).
+CONVERTERS: dict[type, Callable[[Any], Any]] = {
+    int: TypeConverters.toInt,
+    float: TypeConverters.toFloat,
+    str: TypeConverters.toString,
+    bool: TypeConverters.toBoolean,
+    list: TypeConverters.toListString,
+}
+
+
+def _param(name: str) -> Param[Any]:
+    """The ``Param`` of option ``name``: its doc is the option's help."""
+    option = BY_PARAM[name]
+    return Param(Params._dummy(), name, option.help, typeConverter=CONVERTERS[option.type])
 
 
 class KMeansParams(
-    HasFeaturesCol,
-    HasPredictionCol,
     HasMaxIter,
-    HasTol,
+    HasFeaturesCol,
     HasSeed,
-    HasWeightCol,
+    HasPredictionCol,
+    HasTol,
     HasDistanceMeasure,
+    HasWeightCol,
+    HasSolver,
+    HasMaxBlockSizeInMB,
+    HasIntermediateStorageLevel,
 ):
-    """Params of the estimator and the model (one mixin, as Spark's ``_KMeansParams``)."""
+    """Params of the estimator and the model (the mixins of Spark 4.3's ``_KMeansParams``,
+    in its order, then ``k``, ``initMode``, ``initSteps`` as Spark declares them, then ours)."""
 
-    k: Param[int] = Param(
-        Params._dummy(),
-        "k",
-        "The number of clusters to create. Must be > 1.",
-        typeConverter=TypeConverters.toInt,
-    )
-    initMode: Param[str] = Param(
-        Params._dummy(),
-        "initMode",
-        'The initialization algorithm: "k-means||" (Bahmani et al.) or "random". '
-        "Ignored when initialCenters is set.",
-        typeConverter=TypeConverters.toString,
-    )
-    initSteps: Param[int] = Param(
-        Params._dummy(),
-        "initSteps",
-        "The number of k-means|| sampling rounds. Must be > 0.",
-        typeConverter=TypeConverters.toInt,
-    )
-    oversamplingFactor: Param[float] = Param(
-        Params._dummy(),
-        "oversamplingFactor",
-        "k-means|| samples about oversamplingFactor * k points per round. Must be > 0.",
-        typeConverter=TypeConverters.toFloat,
-    )
+    k: Param[int] = _param("k")
+    initMode: Param[str] = _param("initMode")
+    initSteps: Param[int] = _param("initSteps")
+    oversamplingFactor: Param[float] = _param("oversamplingFactor")
+    emptyClusterPolicy: Param[str] = _param("emptyClusterPolicy")
+    dtype: Param[str] = _param("dtype")
+    inputCols: Param[list[str]] = _param("inputCols")
+    numPartitions: Param[int] = _param("numPartitions")
+    distanceCol: Param[str] = _param("distanceCol")
+    # Not an option: a k x d matrix that no config key or flag carries (the job's warm start
+    # is a model path, job.init_model), so its type converter is not one of CONVERTERS.
     initialCenters: Param[list[list[float]]] = Param(
         Params._dummy(),
         "initialCenters",
@@ -69,88 +78,28 @@ class KMeansParams(
         "for a warm start. Overrides initMode when set.",
         typeConverter=TypeConverters.toListListFloat,
     )
-    emptyClusterPolicy: Param[str] = Param(
-        Params._dummy(),
-        "emptyClusterPolicy",
-        'What to do with a cluster that loses all its points: "reseed" it at one of the '
-        'points farthest from its centre (default), or "keep" its centre (Spark\'s behaviour).',
-        typeConverter=TypeConverters.toString,
-    )
-    dtype: Param[str] = Param(
-        Params._dummy(),
-        "dtype",
-        'Precision of the cached blocks and distance computations: "float64" (default) or '
-        '"float32" (half the memory, faster; sums are still accumulated in float64).',
-        typeConverter=TypeConverters.toString,
-    )
-    inputCols: Param[list[str]] = Param(
-        Params._dummy(),
-        "inputCols",
-        "Numeric columns to use as features, one per dimension; when set, featuresCol is not read.",
-        typeConverter=TypeConverters.toListString,
-    )
-    numPartitions: Param[int] = Param(
-        Params._dummy(),
-        "numPartitions",
-        "Number of resident blocks. 0 (default): the input's partitions, coalesced to the "
-        "default parallelism when there are more. Iterations cost about one task per block.",
-        typeConverter=TypeConverters.toInt,
-    )
-    solver: Param[str] = Param(
-        Params._dummy(),
-        "solver",
-        "Accepted for compatibility with pyspark.ml.clustering.KMeans ('auto', 'row' or "
-        "'block'); this implementation has one solver, so the value changes nothing.",
-        typeConverter=TypeConverters.toString,
-    )
-    maxBlockSizeInMB: Param[float] = Param(
-        Params._dummy(),
-        "maxBlockSizeInMB",
-        "Accepted for compatibility with pyspark.ml.clustering.KMeans; blocks here are one "
-        "per partition (see numPartitions), so the value changes nothing.",
-        typeConverter=TypeConverters.toFloat,
-    )
-    distanceCol: Param[str] = Param(
-        Params._dummy(),
-        "distanceCol",
-        "When set, transform also writes each row's distance to its centre (Euclidean "
-        "distance, or 1 - cosine similarity) to this column.",
-        typeConverter=TypeConverters.toString,
-    )
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
+        # seed keeps HasSeed's default (a hash of the class name), as Spark's does
         self._setDefault(
-            k=2,
-            maxIter=20,
-            tol=1e-4,
-            initMode="k-means||",
-            initSteps=2,
-            oversamplingFactor=2.0,
-            distanceMeasure="euclidean",
-            emptyClusterPolicy="reseed",
-            dtype="float64",
-            numPartitions=0,
-            solver="auto",
-            maxBlockSizeInMB=0.0,
+            **{o.param: o.default for o in OPTIONS if o.param and o.default is not None}
         )
 
     def getK(self) -> int:
+        """Gets the value of `k`."""
         return self.getOrDefault(self.k)
 
     def getInitMode(self) -> str:
+        """Gets the value of `initMode`."""
         return self.getOrDefault(self.initMode)
 
     def getInitSteps(self) -> int:
+        """Gets the value of `initSteps`."""
         return self.getOrDefault(self.initSteps)
 
     def getOversamplingFactor(self) -> float:
         return self.getOrDefault(self.oversamplingFactor)
-
-    def getInitialCenters(self) -> list[list[float]] | None:
-        return (
-            self.getOrDefault(self.initialCenters) if self.isDefined(self.initialCenters) else None
-        )
 
     def getEmptyClusterPolicy(self) -> str:
         return self.getOrDefault(self.emptyClusterPolicy)
@@ -158,16 +107,23 @@ class KMeansParams(
     def getDtype(self) -> str:
         return self.getOrDefault(self.dtype)
 
-    def getInputCols(self) -> list[str] | None:
-        return self.getOrDefault(self.inputCols) if self.isDefined(self.inputCols) else None
-
     def getNumPartitions(self) -> int:
         return self.getOrDefault(self.numPartitions)
 
+    def getInputCols(self) -> list[str] | None:
+        """The feature columns, or None when the features are one ``featuresCol``."""
+        return self._value_or_none(self.inputCols)
+
     def getDistanceCol(self) -> str | None:
-        return self.getOrDefault(self.distanceCol) if self.isDefined(self.distanceCol) else None
+        return self._value_or_none(self.distanceCol)
+
+    def getInitialCenters(self) -> list[list[float]] | None:
+        return self._value_or_none(self.initialCenters)
+
+    def _value_or_none(self, param: Param[Any]) -> Any:
+        """An optional param's value: None when unset (``getOrDefault`` raises then)."""
+        return self.getOrDefault(param) if self.isDefined(param) else None
 
     def _weight_col(self) -> str | None:
-        if self.isDefined(self.weightCol) and self.getWeightCol():
-            return self.getWeightCol()
-        return None
+        """The weight column, or None for unit weights (unset, None or ``""``, as Spark)."""
+        return self._value_or_none(self.weightCol) or None

@@ -36,6 +36,12 @@ def df(spark: Any) -> Any:
         ({"numPartitions": -1}, r"numPartitions=-1 must be >= 0"),
         ({"initialCenters": [[0.0, 0.0, 0.0]] * 2}, r"initialCenters has shape \(2, 3\).*\(2, 2\)"),
         ({"initialCenters": [[0.0, 0.0]] * 3}, r"initialCenters has shape \(3, 2\)"),
+        ({"solver": "fast"}, r"solver='fast' is not supported; use one of auto, row, block"),
+        ({"maxBlockSizeInMB": -1.0}, r"maxBlockSizeInMB=-1.0 must be >= 0"),
+        ({"intermediateStorageLevel": "NONE"}, r"intermediateStorageLevel='NONE' is not supp"),
+        ({"k": None}, r"k=None is not allowed: k needs a value; leave it out for the default 2"),
+        ({"tol": None}, r"tol=None is not allowed"),
+        ({"featuresCol": None}, r"featuresCol=None is not allowed"),
     ],
 )
 def test_bad_parameters(df: Any, params: dict[str, Any], message: str) -> None:

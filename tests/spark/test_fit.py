@@ -10,6 +10,7 @@ import pytest
 
 from kmeans_spark import KMeans, KMeansInputError, KMeansModel
 from kmeans_spark.datagen import make_blobs
+from kmeans_spark.tuning import Tuning
 
 from .helpers import cols, sorted_rows
 
@@ -24,12 +25,12 @@ def test_converges_to_the_generating_clusters(frame_of: Any) -> None:
     assert s.converged and s.convergenceReason == "converged"
     assert s.trainingCost == pytest.approx(blobs.oracle_cost(), rel=1e-9)
     assert sorted(s.clusterSizes) == [750] * 4
-    assert s.numRows == 3000 and s.numPartitions == 4 and s.numFeatures == 3
+    assert s.numRows == 3000 and s.numFeatures == 3 and s.diagnostics.numPartitions == 4
     np.testing.assert_allclose(
         sorted_rows(model.clusterCenters()), sorted_rows(blobs.centers), atol=0.1
     )
-    assert len(s.costHistory) == s.numIter == len(s.shiftHistory)
-    assert set(s.phaseSeconds) == {"load", "init", "lloyd", "total"}
+    assert len(s.costHistory) == s.numIter == len(s.diagnostics.shiftHistory)
+    assert set(s.diagnostics.phaseSeconds) == {"load", "init", "lloyd", "total"}
 
 
 def test_equals_scikit_learn_lloyd_from_the_same_centres(frame_of: Any) -> None:
@@ -140,7 +141,7 @@ def test_empty_cluster_is_reseeded_not_left_at_origin(frame_of: Any) -> None:
     common = dict(k=3, inputCols=cols(2), initialCenters=init.tolist(), maxIter=20)
     reseeded = KMeans(**common).fit(frame_of(x))
     kept = KMeans(emptyClusterPolicy="keep", **common).fit(frame_of(x))
-    assert reseeded.summary.reseededClusters >= 1
+    assert reseeded.summary.diagnostics.reseededClusters >= 1
     assert min(reseeded.summary.clusterSizes) > 0
     assert np.isfinite(np.array(reseeded.clusterCenters())).all()
     np.testing.assert_array_equal(kept.clusterCenters()[2], [1e4, 1e4])
@@ -155,8 +156,12 @@ def test_same_seed_same_partitioning_gives_identical_centres(frame_of: Any) -> N
     np.testing.assert_array_equal(
         np.array(runs[0].clusterCenters()), np.array(runs[1].clusterCenters())
     )
+    assert runs[0].summary.costHistory == runs[1].summary.costHistory
+    # another seed draws other k-means|| candidates, so Lloyd starts elsewhere (it may
+    # still end at the same optimum: compare where it started, not where it ended)
     other = KMeans(k=8, seed=12, inputCols=cols(5), numPartitions=4).fit(df)
-    assert other.summary.initCandidates > 0
+    assert other.summary.diagnostics.initCost != runs[0].summary.diagnostics.initCost
+    assert other.summary.costHistory[0] != runs[0].summary.costHistory[0]
 
 
 def test_vector_and_array_columns_and_float32(spark: Any, frame_of: Any) -> None:
@@ -184,11 +189,21 @@ def test_sparse_vectors_are_densified(spark: Any) -> None:
     assert sorted_rows(model.clusterCenters())[0][0] == pytest.approx(0.0)
 
 
-def test_random_init(frame_of: Any) -> None:
-    blobs = make_blobs(1000, 2, 3, spread=0.3, seed=11)
-    model = KMeans(k=3, seed=4, initMode="random", inputCols=cols(2)).fit(frame_of(blobs.x))
-    assert model.summary.initMode == "random"
-    assert model.summary.trainingCost <= 1.5 * blobs.oracle_cost() or model.summary.numIter > 0
+def test_random_init_starts_from_k_rows_of_the_data(frame_of: Any) -> None:
+    """The first iteration's cost is the data's cost about the initial centres: for random
+    init it must be the cost about some pair of rows (brute force over all 66 pairs)."""
+    x = np.random.default_rng(11).normal(size=(12, 2))
+    df = frame_of(x)
+    d2 = ((x[:, None, :] - x[None, :, :]) ** 2).sum(axis=2)
+    pair_costs = np.array([np.minimum(d2[i], d2[j]).sum() for i in range(12) for j in range(i)])
+    starts = []
+    for seed in (4, 5):
+        model = KMeans(k=2, seed=seed, initMode="random", inputCols=cols(2)).fit(df)
+        assert model.summary.initMode == "random"
+        start = model.summary.costHistory[0]
+        assert np.isclose(pair_costs, start, rtol=1e-9).any(), (start, sorted(pair_costs))
+        starts.append(start)
+    assert starts[0] != starts[1]  # the seed picks the rows
 
 
 def test_logs_one_line_per_iteration(frame_of: Any, caplog: pytest.LogCaptureFixture) -> None:
@@ -198,24 +213,6 @@ def test_logs_one_line_per_iteration(frame_of: Any, caplog: pytest.LogCaptureFix
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("iteration ")]
     assert len(lines) == model.summary.numIter
     assert "cost" in lines[0] and "max centre shift" in lines[0]
-
-
-def test_matches_spark_param_names_and_defaults() -> None:
-    from pyspark.ml.clustering import KMeans as SparkKMeans
-
-    ours, theirs = KMeans(), SparkKMeans()
-    for name in (
-        "k",
-        "maxIter",
-        "tol",
-        "initMode",
-        "initSteps",
-        "distanceMeasure",
-        "featuresCol",
-        "predictionCol",
-    ):
-        assert ours.getOrDefault(name) == theirs.getOrDefault(name), name
-    assert isinstance(KMeans(k=3).setMaxIter(5).setTol(0.1), KMeans)
 
 
 def test_warm_start_from_model(frame_of: Any) -> None:
@@ -269,12 +266,10 @@ def test_dotted_column_names_and_spark_only_params(spark: Any) -> None:
 
 
 @pytest.mark.parametrize("measure", ["euclidean", "cosine"])
-def test_pruned_iterations_equal_plain_ones(
-    frame_of: Any, monkeypatch: pytest.MonkeyPatch, measure: str
-) -> None:
+def test_pruned_iterations_equal_plain_ones(frame_of: Any, measure: str) -> None:
     """Hamerly's bounds skip most distances in later iterations, and change nothing: the
     same assignments, so bit-identical centres."""
-    from kmeans_spark import kernels
+    from kmeans_spark.kernels import pruning
 
     blobs = make_blobs(4000, 8, 32, spread=1.0, seed=21)
     x = blobs.x + (30.0 if measure == "cosine" else 0.0)
@@ -288,14 +283,13 @@ def test_pruned_iterations_equal_plain_ones(
         distanceMeasure=measure,
         initMode="random",  # many iterations to prune (k-means|| converges in two)
     )
-    assert kernels.use_pruning(32, 8)
+    assert pruning.use_pruning(32, 8)
     pruned = KMeans(**common).fit(df)
-    monkeypatch.setattr(kernels, "PRUNE_MIN_K", 10**9)
-    plain = KMeans(**common).fit(df)
+    plain = KMeans(**common).setTuning(Tuning(prune=False)).fit(df)
     assert plain.summary.numIter == pruned.summary.numIter >= 5
-    assert plain.summary.prunedFraction == [0.0] * plain.summary.numIter
-    assert pruned.summary.prunedFraction[0] == 0.0  # no bounds before the first pass
-    assert max(pruned.summary.prunedFraction[1:]) > 0.5
+    assert plain.summary.diagnostics.prunedFraction == [0.0] * plain.summary.numIter
+    assert pruned.summary.diagnostics.prunedFraction[0] == 0.0  # no bounds before the first pass
+    assert max(pruned.summary.diagnostics.prunedFraction[1:]) > 0.5
     np.testing.assert_array_equal(
         np.array(pruned.clusterCenters()), np.array(plain.clusterCenters())
     )

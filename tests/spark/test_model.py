@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from kmeans_spark import KMeans, KMeansModel
+from kmeans_spark import FitDiagnostics, KMeans, KMeansModel, KMeansSummary
 from kmeans_spark.datagen import make_blobs
 
 from .helpers import cols
@@ -78,6 +80,7 @@ def test_save_load_round_trip(fitted: Any, tmp_path: Any) -> None:
     assert loaded.getK() == 3 and loaded.getInputCols() == cols(3)
     assert loaded.getDistanceCol() == "dist" and loaded.getSeed() == 5
     assert loaded.summary.to_dict() == model.summary.to_dict()
+    assert loaded.summary.diagnostics == model.summary.diagnostics
     a = model.transform(df).toPandas()
     b = loaded.transform(df).toPandas()
     assert a.equals(b)
@@ -131,3 +134,113 @@ def test_cosine_transform_gives_null_for_zero_vectors(spark: Any) -> None:
     zero = spark.createDataFrame([(0.0, 0.0), (2.0, 0.2)], "x0 double, x1 double")
     got = [r["prediction"] for r in model.transform(zero).collect()]
     assert got[0] is None and got[1] is not None
+
+
+def test_summary_keeps_sparks_fields_on_top_and_engine_diagnostics_apart(fitted: Any) -> None:
+    _, model, _ = fitted
+    s = model.summary
+    assert (s.k, s.numRows, s.numFeatures, s.initMode) == (3, 900, 3, "k-means||")
+    assert len(s.costHistory) == s.numIter == len(s.diagnostics.iterationSeconds)
+    assert s.diagnostics.numPartitions >= s.diagnostics.passTasks >= 1
+    assert set(s.to_dict()["diagnostics"]) == {f for f in FitDiagnostics.__dataclass_fields__}
+    with pytest.raises(AttributeError, match=r"moved to KMeansSummary.diagnostics.passTasks"):
+        _ = s.passTasks
+    with pytest.raises(AttributeError, match=r"has no attribute 'nonsense'"):
+        _ = s.nonsense
+
+
+def test_summary_predictions_are_the_model_as_fitted(spark: Any, fitted: Any) -> None:
+    """As Spark's: renaming the model's prediction column later leaves the summary's be."""
+    df, _, _ = fitted
+    model = KMeans(k=3, seed=5, inputCols=cols(3)).fit(df)
+    model.setPredictionCol("later")
+    assert model.summary.predictionCol == "prediction"
+    assert "prediction" in model.summary.predictions.columns
+    assert "later" in model.transform(df).columns
+
+
+#: The flat summary a model saved before the diagnostics split carries in its metadata.
+OLD_FLAT_SUMMARY: dict[str, Any] = {
+    "k": 2,
+    "trainingCost": 1.5,
+    "clusterSizes": [2, 2],
+    "clusterWeights": [2.0, 2.0],
+    "numIter": 2,
+    "converged": True,
+    "convergenceReason": "converged",
+    "costHistory": [3.0, 1.5],
+    "shiftHistory": [0.5, 0.0],
+    "iterationSeconds": [0.1, 0.1],
+    "initMode": "k-means||",
+    "initCost": 2.5,
+    "initCandidates": 7,
+    "numRows": 4,
+    "numPartitions": 3,
+    "numFeatures": 2,
+    "reseededClusters": 0,
+    "blockRebuilds": 0,
+    "passTasks": 1,
+    "passThreads": 2,
+    "prunedFraction": [0.0, 0.0],
+    "phaseSeconds": {"load": 1.0, "init": 0.5, "lloyd": 0.2, "total": 1.8},
+}
+
+
+def test_summary_reads_the_flat_format_of_before_the_split() -> None:
+    old = KMeansSummary.from_dict(OLD_FLAT_SUMMARY)
+    assert (old.trainingCost, old.numIter, old.numRows) == (1.5, 2, 4)
+    assert old.diagnostics.passThreads == 2 and old.diagnostics.initCandidates == 7
+    assert old.diagnostics.phaseSeconds["total"] == 1.8
+    again = KMeansSummary.from_dict(old.to_dict())
+    assert again == old
+    flat_again = {**again.to_dict(), **again.to_dict()["diagnostics"]}
+    del flat_again["diagnostics"]
+    assert flat_again == OLD_FLAT_SUMMARY
+
+
+def test_loads_a_model_saved_before_the_summary_split(spark: Any, tmp_path: Path) -> None:
+    """A model directory as this project wrote it before: flat summary, no
+    intermediateStorageLevel, its own model uid; written by hand, as on disk."""
+    path = tmp_path / "old-model"
+    metadata = {
+        "class": "kmeans_spark.model.KMeansModel",
+        "timestamp": 1700000000000,
+        "sparkVersion": "4.3.0",
+        "uid": "KMeansModel_0123456789ab",
+        "paramMap": {"k": 2, "seed": 5, "inputCols": ["x0", "x1"], "distanceCol": "dist"},
+        "defaultParamMap": {
+            "k": 2,
+            "maxIter": 20,
+            "tol": 0.0001,
+            "initMode": "k-means||",
+            "initSteps": 2,
+            "oversamplingFactor": 2.0,
+            "distanceMeasure": "euclidean",
+            "emptyClusterPolicy": "reseed",
+            "dtype": "float64",
+            "numPartitions": 0,
+            "solver": "auto",
+            "maxBlockSizeInMB": 0.0,
+            "featuresCol": "features",
+            "predictionCol": "prediction",
+            "seed": 42,
+        },
+        "numFeatures": 2,
+        "summary": OLD_FLAT_SUMMARY,
+    }
+    (path / "metadata").mkdir(parents=True)
+    (path / "metadata" / "part-00000").write_text(json.dumps(metadata) + "\n")
+    spark.createDataFrame(
+        [(1, [10.0, 10.0]), (0, [0.0, 0.0])], "clusterIdx int, clusterCenter array<double>"
+    ).write.parquet(str(path / "data"))
+    model = KMeansModel.load(str(path))
+    assert model.uid == "KMeansModel_0123456789ab"
+    np.testing.assert_array_equal(model.clusterCenters(), [[0.0, 0.0], [10.0, 10.0]])
+    assert model.getInputCols() == ["x0", "x1"] and model.getSeed() == 5
+    assert model.getIntermediateStorageLevel() == "MEMORY_AND_DISK"  # added since: default
+    assert model.summary.trainingCost == 1.5
+    assert model.summary.diagnostics.passTasks == 1
+    df = spark.createDataFrame([(1.0, 0.5), (9.0, 11.0)], "x0 double, x1 double")
+    rows = model.transform(df).collect()
+    assert [r.prediction for r in rows] == [0, 1]
+    assert rows[0].dist == pytest.approx(np.hypot(1.0, 0.5))
