@@ -1,10 +1,10 @@
-"""``python -m kmeans_spark``: the command line (see :mod:`kmeans_spark.cli`)."""
+"""``python -m kmeans_spark``: the batch job's command line (see :mod:`kmeans_spark.app.cli`)."""
 
 from __future__ import annotations
 
 import sys
 
-from kmeans_spark.cli import main
+from kmeans_spark.app.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

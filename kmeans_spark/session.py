@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
@@ -85,17 +86,59 @@ LOCAL_DEFAULTS: dict[str, str] = {
 }
 
 
+#: Spark's logging for our sessions, shipped with the package: warnings and errors, without
+#: stack frames (Spark's default profile prints a Java stack trace for a missing input path).
+LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
+DRIVER_JAVA_OPTIONS = "spark.driver.extraJavaOptions"
+#: Where a user may have configured the driver JVM's logging or options already.
+_JVM_OPTION_VARIABLES = (
+    "SPARK_SUBMIT_OPTS",
+    "PYSPARK_SUBMIT_ARGS",
+    "JAVA_TOOL_OPTIONS",
+    "JDK_JAVA_OPTIONS",
+    "_JAVA_OPTIONS",
+)
+
+
+def driver_log_options(conf: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
+    """The setting that points a new driver JVM at :data:`LOG_CONFIG`, or ``{}`` when the
+    user configured logging themselves: a log4j option or a driver-options setting in
+    ``conf``, the environment or ``spark-defaults.conf`` (ours would replace theirs), or a
+    ``log4j2.*`` file in Spark's conf directory."""
+    own = conf.get(DRIVER_JAVA_OPTIONS, "")
+    env = " ".join(environ.get(name, "") for name in _JVM_OPTION_VARIABLES)
+    if "log4j" in own or not LOG_CONFIG.is_file():  # not a file: inside a --py-files zip
+        return {}
+    if any(word in env for word in ("log4j", "driver-java-options", "extraJavaOptions")):
+        return {}
+    home = environ.get("SPARK_HOME")
+    conf_dir = environ.get("SPARK_CONF_DIR") or (os.path.join(home, "conf") if home else None)
+    if conf_dir and os.path.isdir(conf_dir):
+        if any(name.startswith("log4j2") for name in os.listdir(conf_dir)):
+            return {}
+        defaults = Path(conf_dir, "spark-defaults.conf")
+        if defaults.is_file() and DRIVER_JAVA_OPTIONS in defaults.read_text(errors="replace"):
+            return {}
+    option = f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"
+    return {DRIVER_JAVA_OPTIONS: f"{own} {option}".strip()}
+
+
 def local_session(
     app_name: str = "kmeans-spark",
     master: str = "local[*]",
     conf: Mapping[str, str] | None = None,
 ) -> SparkSession:
-    """A local-mode session whose Python workers run this interpreter."""
+    """A local-mode session whose Python workers run this interpreter, with the package's
+    logging (:data:`LOG_CONFIG`) unless the user configured Spark's."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    if local_master_cores(master) is not None:  # the driver binds to 127.0.0.1: say so
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = SparkSession.builder.master(master).appName(app_name)
     defaults = session_defaults(master, os.environ["PYSPARK_PYTHON"])
-    for key, value in {**LOCAL_DEFAULTS, **defaults, **(conf or {})}.items():
+    settings = {**LOCAL_DEFAULTS, **defaults, **(conf or {})}
+    settings.update(driver_log_options(settings, os.environ))
+    for key, value in settings.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
 

@@ -22,8 +22,10 @@ import zipfile
 root = pathlib.Path("kmeans_spark")
 tmp = "dist/kmeans_spark.zip.tmp"
 with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-    for path in sorted(root.rglob("*.py")):
-        zf.write(path, path.as_posix())
+    # every subpackage (app/, kernels/, ...) and the package data, never caches
+    for path in sorted([*root.rglob("*.py"), *root.rglob("*.properties")]):
+        if "__pycache__" not in path.parts:
+            zf.write(path, path.as_posix())
 os.replace(tmp, "dist/kmeans_spark.zip")  # atomic: a concurrent submit never sees half a zip
 print("dist/kmeans_spark.zip")
 PYEOF

@@ -33,8 +33,9 @@ esac
 args=("$@")
 has_config=0
 for a in "${args[@]}"; do [ "$a" = "--config" ] && has_config=1; done
+# Spark's logging: the package's (warnings and errors, no stack frames), as python -m has it.
 opts=(--master "$master"
-      --driver-java-options "-Dlog4j2.configurationFile=file:$here/conf/log4j2.properties")
+      --driver-java-options "-Dlog4j2.configurationFile=file:$here/kmeans_spark/log4j2.properties")
 case "$master" in
   local*) [ $has_config = 1 ] || args+=(--config "$here/conf/local.toml") ;;
   *)

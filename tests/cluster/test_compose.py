@@ -3,12 +3,17 @@ every service, port, volume and command agrees with the scripts and the pinned v
 
 from __future__ import annotations
 
+import posixpath
 import re
 from pathlib import Path
 
-from kmeans_spark.cli import build_parser
+import pytest
+
+from kmeans_spark.app.cli import build_parser
 
 from .conftest import ROOT, compose, compose_command
+
+pytestmark = pytest.mark.jvm_free  # reads files only: part of -m "not spark"
 
 MOUNT = "/opt/kmeans-spark/out"
 
@@ -61,10 +66,24 @@ def test_image_matches_the_pinned_pyspark() -> None:
 
 
 def test_every_service_mounts_out_at_the_same_path() -> None:
+    """Executors write the assignments where the driver renames them: every container must
+    see the host's ./out at one path, the ``out/`` below the image's working directory (the
+    Dockerfile's WORKDIR, whence the jobs' relative paths resolve)."""
     services = compose()["services"]
-    for name, service in services.items():
-        assert f"./out:{MOUNT}" in service["volumes"], name
-    assert (ROOT / "out").name == "out"  # created by runs; git-ignored
+    mounts = {
+        name: [v for v in service["volumes"] if v.startswith("./out:")]
+        for name, service in services.items()
+    }
+    assert all(len(m) == 1 for m in mounts.values()), mounts
+    assert {m[0] for m in mounts.values()} == {f"./out:{MOUNT}"}
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    (workdir,) = re.findall(r"^WORKDIR (\S+)$", dockerfile, flags=re.M)
+    assert posixpath.join(workdir, "out") == MOUNT
+    submit = compose_command("submit")
+    for flag in ("--input", "--output"):
+        inside = posixpath.join(workdir, submit[submit.index(flag) + 1])
+        assert inside.startswith(MOUNT + "/"), (flag, inside)  # on the shared volume
+    assert "out/" in (ROOT / ".gitignore").read_text().split()  # runs never land in git
 
 
 def test_commands_name_existing_files_and_valid_flags() -> None:

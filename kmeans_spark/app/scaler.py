@@ -8,10 +8,13 @@ the original units for ``centers.csv``. Pure numpy and JSON: no Spark here.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import math
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+
+METHODS = ("none", "standard", "minmax")
 
 
 @dataclass
@@ -48,7 +51,7 @@ class Scaler:
             offset = minimum
             spread = [hi - lo for lo, hi in zip(minimum, maximum, strict=True)]
         else:
-            raise ValueError(f"unknown scaling {method!r}")
+            raise ValueError(f"scaling {method!r} is not one of {', '.join(METHODS)}")
         usable = [bool(s and np.isfinite(s) and s > 0) for s in spread]
         return cls(
             method,
@@ -59,17 +62,50 @@ class Scaler:
         )
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        """``x``, ndarray of shape (n, n_features) in original units, scaled."""
         return (np.asarray(x, dtype=np.float64) - np.array(self.offset)) / np.array(self.scale)
 
     def inverse(self, x: np.ndarray) -> np.ndarray:
+        """``x``, ndarray of shape (n, n_features) in scaled units, back in original units."""
         return np.asarray(x, dtype=np.float64) * np.array(self.scale) + np.array(self.offset)
 
     def to_json(self) -> str:
-        return json.dumps(self.__dict__, indent=2)
+        return json.dumps(asdict(self), indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> Scaler:
-        data: dict[str, Any] = json.loads(text)
+        """Parse ``scaler.json``; raise ``ValueError`` saying what is wrong with it."""
+        try:
+            data: Any = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"a JSON {type(data).__name__}, not an object")
+        missing = [k for k in ("method", "features", "offset", "scale") if k not in data]
+        if missing:
+            raise ValueError(f"no {', '.join(missing)}")
+        features, offset, scale = data["features"], data["offset"], data["scale"]
+        if data["method"] not in METHODS:
+            raise ValueError(f"method {data['method']!r} is not one of {', '.join(METHODS)}")
+        if not (isinstance(features, list) and all(isinstance(f, str) for f in features)):
+            raise ValueError("features is not a list of column names")
+        for name, values in (("offset", offset), ("scale", scale)):
+            if not (
+                isinstance(values, list)
+                and len(values) == len(features)
+                and all(_finite_number(v) for v in values)
+            ):
+                raise ValueError(f"{name} is not {len(features)} finite numbers, one a feature")
+        if any(s == 0 for s in scale):
+            raise ValueError("scale has a zero")
         return cls(
-            data["method"], data["features"], data["offset"], data["scale"], data["constant"]
+            data["method"],
+            features,
+            [float(v) for v in offset],
+            [float(v) for v in scale],
+            list(data.get("constant", [])),
         )
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

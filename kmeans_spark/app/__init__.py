@@ -1,0 +1,19 @@
+"""The batch job: ``python -m kmeans_spark COMMAND ...`` or ``spark-submit jobs/kmeans_job.py
+COMMAND ...``.
+
+One module per subcommand (``fit``, ``predict``, ``demo``), registered in :mod:`.cli`; what
+they share, top to bottom:
+
+* :mod:`.cli`: the parser built from the subcommands, exit codes, error messages;
+* :mod:`.flags` and :mod:`.config`: flags and TOML tables, both derived from
+  :mod:`kmeans_spark.options`, validated before Spark starts;
+* :mod:`.paths`: where a run may write, from the paths alone (no file system);
+* :mod:`.runner`: the SparkSession of a run, and its one-line result;
+* :mod:`.io`: input reading, the atomic output with its marker, saved models, the Hadoop
+  file system;
+* :mod:`.features` (Spark: column choice, numeric conversion, input statistics) and
+  :mod:`.scaler` (numpy: the feature scaling saved with a model).
+
+Only :mod:`.runner`, :mod:`.io` and :mod:`.features` import pyspark, and only once a
+command runs: ``--help`` and every configuration error come back without loading it.
+"""

@@ -1,0 +1,354 @@
+"""Job configuration: built-in defaults < a TOML file (``--config``) < the command line.
+
+The file has four tables, one dataclass each: ``[input]`` (:class:`InputConfig`), ``[job]``
+(:class:`JobConfig`), ``[output]`` (:class:`OutputConfig`) and ``[spark]``
+(:class:`SparkConfig`: any Spark setting, passed to the SparkSession builder as is). Keys,
+types, defaults, allowed values and rules come from :data:`kmeans_spark.options.OPTIONS`;
+the dataclasses only give them Python types, and are checked against the table at import.
+
+Every key can also be set on the command line, by its own flag or with ``--set
+table.key=value``; Spark settings with ``--conf key=value``. Unknown keys, values of the
+wrong type and values that break a rule (``k >= 2``) are rejected here, before Spark starts,
+naming the key as the user wrote it (``--k`` or ``job.k``) and where it came from: a typo
+in a scheduled job's config should fail loudly and at once.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import datetime as dt
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kmeans_spark.app.paths import check_apart, has_glob, template
+from kmeans_spark.errors import KMeansInputError
+from kmeans_spark.options import BY_KEY, OPTIONS, Option, check
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """``[input]``: what to read."""
+
+    path: str
+    format: str
+    features: list[str]
+    id_cols: list[str]
+    where: str
+    header: bool
+    delimiter: str
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """``[job]``: the fit's parameters, and the job's own (init model, scaling, bad rows)."""
+
+    k: int
+    max_iter: int
+    tol: float
+    seed: int
+    init_mode: str
+    init_steps: int
+    distance: str
+    dtype: str
+    partitions: int
+    init_model: str
+    scale: str
+    bad_rows: str
+
+    def estimator_params(self) -> dict[str, Any]:
+        """The keys that are ``KMeans`` params, by their param names (``maxIter``)."""
+        return {o.param: getattr(self, o.name) for o in _options("job") if o.param}
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """``[output]``: where and how to write."""
+
+    path: str
+    mode: str
+    keep_features: bool
+
+
+@dataclass(frozen=True)
+class SparkConfig:
+    """``[spark]``: Spark settings, as strings; ``spark.master`` is used by ``python -m``."""
+
+    settings: dict[str, str]
+
+    @property
+    def master(self) -> str:
+        return self.settings.get("spark.master", "local[*]")
+
+    def session_settings(self) -> dict[str, str]:
+        return {k: v for k, v in self.settings.items() if k != "spark.master"}
+
+
+TABLES: dict[str, type] = {
+    "input": InputConfig,
+    "job": JobConfig,
+    "output": OutputConfig,
+    "spark": SparkConfig,
+}
+
+
+def _options(table: str) -> list[Option]:
+    return [o for o in OPTIONS if o.key and o.table == table]
+
+
+def _check_tables() -> None:
+    """The dataclasses and the options table name the same keys (fails at import)."""
+    for table, cls in TABLES.items():
+        if table != "spark":
+            names = [f.name for f in dataclasses.fields(cls)]
+            declared = [o.name for o in _options(table)]
+            if sorted(names) != sorted(declared):
+                raise TypeError(f"[{table}]: the dataclass has {names}, the options {declared}")
+
+
+_check_tables()
+
+#: Every key the job knows, with its default (the job's default where it has its own).
+DEFAULTS: dict[str, dict[str, Any]] = {
+    table: {o.name: o.config_default for o in _options(table)} for table in TABLES
+}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The resolved configuration of one run (``{run_date}`` already substituted).
+
+    ``names`` says how the user gave each key (``job.k`` -> ``--k`` from the command line,
+    ``job.k`` from a file or ``--set``), so that later messages name it the same way.
+    """
+
+    input: InputConfig
+    job: JobConfig
+    output: OutputConfig
+    spark: SparkConfig
+    run_date: str
+    source: str = "built-in defaults"
+    names: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def name(self, key: str) -> str:
+        """How a message names a key: as the user gave it; its flag if unset."""
+        return self.names.get(key) or BY_KEY[key].cli_flag
+
+    def as_dict(self) -> dict[str, Any]:
+        """The config as its TOML tables, plus the run date and where it came from."""
+        tables = {t: dataclasses.asdict(getattr(self, t)) for t in TABLES if t != "spark"}
+        return {
+            **tables,
+            "spark": dict(self.spark.settings),
+            "run_date": self.run_date,
+            "source": self.source,
+        }
+
+
+_TYPE_NAMES = {bool: "true/false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _coerce(option: Option, value: Any, shown: str) -> Any:
+    """``value`` as the option's type; strings from the command line are parsed."""
+
+    def bad() -> KMeansInputError:
+        kind = _TYPE_NAMES.get(option.type, "a list of strings (or one comma-separated string)")
+        return KMeansInputError(f"{shown} must be {kind}; fix the value.")
+
+    kind = option.type
+    if isinstance(value, bool) and kind is not bool:
+        raise bad()
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).lower() if isinstance(value, str) else None
+        if text in ("true", "false", "1", "0", "yes", "no"):
+            return text in ("true", "1", "yes")
+        raise bad()
+    if kind in (int, float):
+        if isinstance(value, int) or (kind is float and isinstance(value, float)):
+            return kind(value)
+        if isinstance(value, str):
+            try:
+                return kind(value)
+            except ValueError:
+                raise bad() from None
+        raise bad()
+    if kind is list:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return list(value)
+        raise bad()
+    if isinstance(value, str):
+        return value
+    raise bad()
+
+
+def read_toml(path: str) -> dict[str, Any]:
+    """Parse a config file; a missing, unreadable or malformed file is a one-line error."""
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise KMeansInputError(
+            f"config file {path!r} does not exist; pass an existing file to --config."
+        ) from None
+    except IsADirectoryError:
+        raise KMeansInputError(
+            f"config file {path!r} is a directory; pass a TOML file to --config."
+        ) from None
+    except PermissionError:
+        raise KMeansInputError(
+            f"config file {path!r} cannot be read (permission denied); fix its permissions."
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise KMeansInputError(
+            f"config file {path!r} is not UTF-8 text ({exc.reason}); pass a TOML file."
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise KMeansInputError(
+            f"config file {path!r} is not valid TOML ({exc}); fix the syntax."
+        ) from None
+
+
+def _spark_value(key: str, value: Any, where: str) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise KMeansInputError(
+        f"spark setting {key!r} in {where} is {type(value).__name__} {value!r}, but Spark "
+        'settings are strings, numbers or true/false; quote the key if it has dots ("spark.x").'
+    )
+
+
+def merge_layer(
+    merged: dict[str, dict[str, Any]],
+    layer: Mapping[str, Any],
+    where: str,
+    flags: Mapping[str, str] | None = None,
+    names: dict[str, str] | None = None,
+) -> None:
+    """Merge one layer (a parsed file, or the command line's values) into ``merged``.
+
+    ``flags`` maps ``table.key`` to the flag that set it, so its messages name the flag;
+    ``names`` records, per key, how the user named it last (its flag, or ``table.key``).
+    """
+    for table, values in layer.items():
+        if table not in TABLES:
+            raise KMeansInputError(
+                f"unknown table [{table}] in {where}; the tables are "
+                f"{', '.join('[' + t + ']' for t in TABLES)}."
+            )
+        if not isinstance(values, Mapping):
+            raise KMeansInputError(f"[{table}] in {where} must be a table of key = value.")
+        for key, value in values.items():
+            if table == "spark":
+                merged["spark"][str(key)] = _spark_value(str(key), value, where)
+                continue
+            full = f"{table}.{key}"
+            if full not in BY_KEY:
+                known = ", ".join(sorted(DEFAULTS[table]))
+                raise KMeansInputError(
+                    f"unknown key {full} in {where}; known keys of [{table}]: {known}."
+                )
+            flag = (flags or {}).get(full)
+            shown = f"{flag}={value!r}" if flag else f"{full}={value!r} ({where})"
+            merged[table][key] = _coerce(BY_KEY[full], value, shown)
+            if names is not None:
+                names[full] = flag or full
+
+
+def parse_assignment(text: str, flag: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise KMeansInputError(f"{flag} {text!r} must look like key=value.")
+    key, value = text.split("=", 1)
+    return key.strip(), value.strip()
+
+
+def resolve_run_date(value: str | None) -> str:
+    if not value:
+        return dt.datetime.now(dt.timezone.utc).date().isoformat()
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise KMeansInputError(
+            f"run date {value!r} is not a date; use YYYY-MM-DD, e.g. 2026-11-22."
+        ) from None
+
+
+def _check_columns(cfg: RunConfig) -> None:
+    """Each column named once: a name listed twice is a typo or a copy-paste slip."""
+    for key in ("input.features", "input.id_cols"):
+        names: list[str] = getattr(cfg.input, BY_KEY[key].name)
+        seen: set[str] = set()
+        for name in names:
+            if name in seen:
+                raise KMeansInputError(
+                    f"{cfg.name(key)} {','.join(names)!r} names {name!r} twice; name each "
+                    "column once."
+                )
+            seen.add(name)
+    both = [c for c in cfg.input.features if not has_glob(c) and c in cfg.input.id_cols]
+    if both:
+        raise KMeansInputError(
+            f"column {both[0]!r} is in both {cfg.name('input.features')} and "
+            f"{cfg.name('input.id_cols')}; id columns are copied to the assignments and are "
+            "never features (patterns skip them): name it in one of the two."
+        )
+
+
+def validate(cfg: RunConfig) -> None:
+    """The checks that need no data: paths given and apart, rules, columns named once."""
+    if not cfg.input.path:
+        raise KMeansInputError("no input path; pass --input PATH (or set input.path).")
+    if not cfg.output.path:
+        raise KMeansInputError("no output path; pass --output DIR (or set output.path).")
+    for option in OPTIONS:
+        if option.key and option.table != "spark":
+            value = getattr(getattr(cfg, option.table), option.name)
+            check(option, value, cfg.name(option.key))
+    _check_columns(cfg)
+    check_apart(
+        (cfg.name("output.path"), cfg.output.path),
+        {cfg.name("input.path"): cfg.input.path},
+    )
+
+
+def load_config(
+    config_file: str | None,
+    overrides: Mapping[str, Mapping[str, Any]],
+    run_date: str | None,
+    flags: Mapping[str, str] | None = None,
+) -> RunConfig:
+    """Defaults, then the file, then the command line (``overrides``, of which ``flags``
+    says which keys came from which flag); validated, with ``{run_date}`` substituted."""
+    merged: dict[str, dict[str, Any]] = copy.deepcopy(DEFAULTS)
+    names: dict[str, str] = {}
+    if config_file:
+        merge_layer(merged, read_toml(config_file), f"config file {config_file!r}", None, names)
+    merge_layer(merged, overrides, "the command line", flags, names)
+    date = resolve_run_date(run_date)
+    for table in ("input", "job", "output"):
+        for key, value in merged[table].items():
+            if isinstance(value, str):
+                merged[table][key] = template(value, date)
+    cfg = RunConfig(
+        input=InputConfig(**merged["input"]),
+        job=JobConfig(**merged["job"]),
+        output=OutputConfig(**merged["output"]),
+        spark=SparkConfig(dict(merged["spark"])),
+        run_date=date,
+        source=config_file or "built-in defaults",
+        names=names,
+    )
+    validate(cfg)
+    return cfg

@@ -1,0 +1,134 @@
+"""The job's flags, derived from :data:`kmeans_spark.options.OPTIONS`: one flag per config
+key (``--k`` for ``job.k``, ``--input`` for ``input.path``), plus ``--config``, ``--set``,
+``--conf``, ``--run-date``, ``--master`` and ``-v``.
+
+Flags take their values as text and leave parsing and checking to :mod:`.config`, so a bad
+``--k three`` gets the same one-line message as ``k = "three"`` in a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+from typing import Any
+
+from kmeans_spark.app.config import RunConfig, load_config, parse_assignment
+from kmeans_spark.errors import KMeansInputError
+from kmeans_spark.options import BY_KEY, Option
+
+_METAVARS = {int: "N", float: "X", str: "TEXT", list: "A,B,..."}
+
+
+def dest(option: Option) -> str:
+    """The attribute a flag's value lands in: ``--id-cols`` -> ``id_cols``."""
+    return option.cli_flag[2:].replace("-", "_")
+
+
+def _help(option: Option) -> str:
+    default = option.config_default
+    if isinstance(default, list):
+        default = ",".join(default) or "none"
+    elif isinstance(default, bool):
+        default = str(default).lower()
+    shown = f"; default {default}" if default not in ("", None) else ""
+    return f"{option.help} [{option.key}{shown}]".replace("%", "%%")
+
+
+_TITLES = {
+    "input": "[input] what to read",
+    "job": "[job] the fit, scaling, bad rows",
+    "output": "[output] where to write",
+}
+
+
+def add_option_flags(parser: argparse.ArgumentParser, keys: Iterable[str]) -> None:
+    """One flag per config key, grouped by table; booleans get ``--name`` and ``--no-name``."""
+    chosen = [BY_KEY[key] for key in keys]
+    for table, title in _TITLES.items():
+        options = [o for o in chosen if o.table == table]
+        if not options:
+            continue
+        group = parser.add_argument_group(title)
+        for option in options:
+            flag, name = option.cli_flag, dest(option)
+            if option.type is bool:
+                group.add_argument(
+                    flag, dest=name, action="store_const", const=True, help=_help(option)
+                )
+                group.add_argument(
+                    "--no-" + flag[2:],
+                    dest=name,
+                    action="store_const",
+                    const=False,
+                    help=f"the opposite of {flag}",
+                )
+                continue
+            choices = "{" + ",".join(option.choices) + "}" if option.choices else None
+            metavar = option.metavar or choices or _METAVARS[option.type]
+            group.add_argument(flag, dest=name, metavar=metavar, help=_help(option))
+
+
+def add_job_flags(parser: argparse.ArgumentParser, keys: Iterable[str]) -> None:
+    """Every flag of a command that reads a config: its keys' flags and the generic ones."""
+    parser.add_argument(
+        "--config", metavar="FILE", help="TOML config file (conf/local.toml, conf/cluster.toml)"
+    )
+    add_option_flags(parser, keys)
+    parser.add_argument(
+        "--run-date",
+        metavar="YYYY-MM-DD",
+        help="the run's date, templated into {run_date} (default: today, UTC)",
+    )
+    parser.add_argument(
+        "--master", help="Spark master when run with python -m (spark-submit sets its own)"
+    )
+    parser.add_argument(
+        "--conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Spark setting (repeatable)  [spark]",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="TABLE.KEY=VALUE",
+        help="any config key (repeatable), e.g. job.tol=1e-6",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def command_line_layer(
+    args: argparse.Namespace, keys: Iterable[str]
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """The command line as a config layer (``--set`` first, then flags, which win), and
+    which keys came from which flag."""
+    layer: dict[str, dict[str, Any]] = {}
+    for item in args.set:
+        key, value = parse_assignment(item, "--set")
+        if "." not in key:
+            raise KMeansInputError(f"--set {item!r} must name table.key, e.g. job.tol=1e-6.")
+        table, name = key.split(".", 1)
+        layer.setdefault(table, {})[name] = value
+    flags: dict[str, str] = {}
+    for key in keys:
+        option = BY_KEY[key]
+        given = getattr(args, dest(option), None)
+        if given is not None:
+            layer.setdefault(option.table, {})[option.name] = given
+            flags[key] = option.cli_flag
+    spark = layer.setdefault("spark", {})
+    for item in args.conf:
+        name, setting = parse_assignment(item, "--conf")
+        spark[name] = setting
+    if args.master:
+        spark["spark.master"] = args.master
+    return layer, flags
+
+
+def config_from_args(args: argparse.Namespace, keys: Iterable[str]) -> RunConfig:
+    """The run's config: defaults, ``--config``, then the command line."""
+    keys = list(keys)
+    layer, flags = command_line_layer(args, keys)
+    return load_config(args.config, layer, args.run_date, flags)

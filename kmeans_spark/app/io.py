@@ -1,0 +1,376 @@
+"""What the job reads and writes, on any Hadoop file system (local, HDFS, S3A, ...).
+
+* :func:`read_input`: the input, checked first (a missing path, a glob that matches nothing,
+  an empty directory are one-line errors naming the flag, not Spark's stack traces);
+* :class:`AtomicOutput`: a run's output directory, written under a temporary sibling and
+  renamed into place, with a marker file naming this job. ``--mode overwrite`` replaces
+  only a directory that has the marker: a typo in a scheduled job's output path never
+  deletes data the job did not write;
+* :func:`load_saved_model`: a fit run's model and scaler, for ``predict`` and warm starts;
+* :class:`HadoopFS`: the few file-system calls these need, through the JVM's
+  ``org.apache.hadoop.fs.FileSystem``, so an atomic rename works wherever Spark writes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pyspark.errors import AnalysisException
+from pyspark.sql import DataFrame, SparkSession
+
+from kmeans_spark import __version__
+from kmeans_spark.app.config import RunConfig
+from kmeans_spark.app.paths import check_apart, has_glob
+from kmeans_spark.app.scaler import Scaler
+from kmeans_spark.errors import KMeansInputError
+from kmeans_spark.model import KMeansModel
+
+log = logging.getLogger(__name__)
+
+#: The file in every output directory of this job; ``--mode overwrite`` needs it.
+MARKER = "_KMEANS_SPARK"
+#: Everything an output of this job held before it wrote :data:`MARKER` (0.1.0).
+LEGACY_ENTRIES = {"model", "scaler.json", "assignments", "summary.json", "centers.csv", "_SUCCESS"}
+
+
+class HadoopFS:
+    """The file-system operations the batch job needs, for paths of any scheme."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        self._jvm: Any = spark.sparkContext._jvm
+        self._conf = spark.sparkContext._jsc.hadoopConfiguration()
+
+    def _path(self, path: str) -> tuple[Any, Any]:
+        p = self._jvm.org.apache.hadoop.fs.Path(path)
+        fs = p.getFileSystem(self._conf)
+        fs.setWriteChecksum(False)  # no .crc side files next to summary.json and friends
+        return fs, p
+
+    def exists(self, path: str) -> bool:
+        fs, p = self._path(path)
+        return bool(fs.exists(p))
+
+    def kind(self, path: str) -> str | None:
+        """``"dir"``, ``"file"``, or None when nothing is there."""
+        fs, p = self._path(path)
+        if not fs.exists(p):
+            return None
+        return "dir" if fs.getFileStatus(p).isDirectory() else "file"
+
+    def size(self, path: str) -> int:
+        fs, p = self._path(path)
+        return int(fs.getFileStatus(p).getLen())
+
+    def list_names(self, path: str) -> list[str]:
+        """The names in a directory, sorted."""
+        fs, p = self._path(path)
+        return sorted(str(s.getPath().getName()) for s in fs.listStatus(p))
+
+    def glob(self, pattern: str) -> list[str]:
+        fs, p = self._path(pattern)
+        found = fs.globStatus(p)
+        return [] if found is None else [str(s.getPath().toString()) for s in found]
+
+    def delete(self, path: str) -> None:
+        fs, p = self._path(path)
+        if fs.exists(p):
+            fs.delete(p, True)
+
+    def delete_empty_dir(self, path: str) -> None:
+        """Remove an empty directory; the file system refuses if anything appeared in it."""
+        fs, p = self._path(path)
+        if not fs.delete(p, False):
+            raise OSError(f"could not remove the empty directory {path}")
+
+    def rename(self, src: str, dst: str) -> None:
+        fs, s = self._path(src)
+        d = self._jvm.org.apache.hadoop.fs.Path(dst)
+        if not fs.rename(s, d):
+            raise OSError(f"could not rename {src} to {dst}")
+
+    def write_text(self, path: str, text: str) -> None:
+        fs, p = self._path(path)
+        stream = fs.create(p, True)
+        try:
+            stream.write(bytearray(text.encode("utf-8")))
+        finally:
+            stream.close()
+
+    def read_text(self, path: str) -> str:
+        fs, p = self._path(path)
+        stream = fs.open(p)
+        try:
+            data = self._jvm.org.apache.commons.io.IOUtils.toByteArray(stream)
+        finally:
+            stream.close()
+        return bytes(data).decode("utf-8")
+
+    def qualify(self, path: str) -> str:
+        """The fully qualified form of ``path`` (scheme and authority)."""
+        fs, p = self._path(path)
+        return str(fs.makeQualified(p).toString())
+
+
+# -- input -------------------------------------------------------------------------------
+
+
+def _resolved(fs: HadoopFS, path: str) -> str:
+    """`` (resolved as ...)`` when the file system reads ``path`` as something else."""
+    qualified = fs.qualify(path)
+    bare = qualified.removeprefix("file:").lstrip("/")
+    return "" if bare == path.lstrip("/") else f" (resolved as {qualified})"
+
+
+def check_input(fs: HadoopFS, path: str, name: str, run_date: str) -> None:
+    """Refuse, in our words, an input Spark would fail on with a stack trace."""
+    fix = f"check the path, and --run-date ({run_date}) if it uses {{run_date}}"
+    if has_glob(path):
+        if not fs.glob(path):
+            raise KMeansInputError(f"{name} {path!r} matches no file or directory; {fix}.")
+        return
+    kind = fs.kind(path)
+    if kind is None:
+        raise KMeansInputError(f"{name} {path!r} does not exist{_resolved(fs, path)}; {fix}.")
+    if kind == "dir":
+        names = fs.list_names(path)
+        if not [n for n in names if not n.startswith(("_", "."))]:
+            only = f" (only {', '.join(names[:5])})" if names else ""
+            raise KMeansInputError(
+                f"{name} {path!r} is an empty directory{only}: it holds no data files; {fix}."
+            )
+
+
+def read_input(spark: SparkSession, fs: HadoopFS, cfg: RunConfig) -> DataFrame:
+    """The input as a DataFrame, with the row filter applied.
+
+    CSV is read with every column as a string, so a non-numeric value in a feature column
+    is reported with its text instead of silently turning the column into strings.
+    """
+    inp, name = cfg.input, cfg.name("input.path")
+    check_input(fs, inp.path, name, cfg.run_date)
+    reader = spark.read.format(inp.format)
+    if inp.format == "csv":
+        reader = reader.option("header", inp.header).option("sep", inp.delimiter)
+    try:
+        df = reader.load(inp.path)
+    except AnalysisException as exc:
+        if exc.getCondition() != "UNABLE_TO_INFER_SCHEMA":
+            raise
+        raise KMeansInputError(
+            f"{name} {inp.path!r} holds no {inp.format} data files Spark can read (none below "
+            f"it, or only empty ones); check the path and {cfg.name('input.format')}."
+        ) from None
+    if not inp.where:
+        return df
+    try:
+        return df.where(inp.where)
+    except AnalysisException as exc:  # unknown column, syntax error
+        text = str(exc).strip().splitlines()[0].split(" SQLSTATE")[0]
+        raise KMeansInputError(
+            f"{cfg.name('input.where')} {inp.where!r} is not a valid filter of the input "
+            f"({text}); fix the expression."
+        ) from None
+
+
+def check_apart_on_fs(fs: HadoopFS, output: tuple[str, str], others: dict[str, str]) -> None:
+    """:func:`~kmeans_spark.app.paths.check_apart` on the paths as the file system sees them
+    (``/x`` is ``hdfs:///x`` when HDFS is the default; relative paths have a home)."""
+    name, path = output
+    check_apart((name, fs.qualify(path)), {k: fs.qualify(v) for k, v in others.items() if v})
+
+
+# -- output ------------------------------------------------------------------------------
+
+
+class AtomicOutput:
+    """A run's output directory, written under a temporary sibling and renamed into place.
+
+    The final path must be free (absent, or an empty directory) or, with ``mode=overwrite``,
+    an earlier output of this job (it has :data:`MARKER`); anything else is refused.
+    """
+
+    def __init__(self, fs: HadoopFS, cfg: RunConfig, command: str) -> None:
+        self.fs = fs
+        self.final = cfg.output.path.rstrip("/") or "/"
+        self.name = cfg.name("output.path")
+        self.mode = cfg.output.mode
+        self.tmp = f"{self.final}.__tmp-{uuid.uuid4().hex[:12]}"
+        self.marker = json.dumps(
+            {"written_by": "kmeans-spark", "command": command, "version": __version__}
+        )
+
+    def _occupant(self) -> str | None:
+        """None if the final path is free, ``MARKER`` if it holds an earlier output of this
+        job, else a description of what is there."""
+        kind = self.fs.kind(self.final)
+        if kind is None:
+            return None
+        if kind == "file":
+            return f"a file ({self.fs.size(self.final)} bytes)"
+        names = self.fs.list_names(self.final)
+        if not names:
+            return None
+        if MARKER in names and self.fs.kind(f"{self.final}/{MARKER}") == "file":
+            return MARKER
+        if self._written_before_markers(names):
+            return MARKER
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        return f"a directory of {len(names)} entries ({shown})"
+
+    def _written_before_markers(self, names: list[str]) -> bool:
+        """An output of this job from before it wrote :data:`MARKER`: nothing but the job's
+        own entries, ``_SUCCESS``, and a ``summary.json`` the job wrote (its ``command`` and
+        its ``versions.kmeans_spark``). Without this, the first scheduled re-run after an
+        upgrade would refuse yesterday's output; a lake root or a stranger's directory
+        never looks like this."""
+        if not set(names) <= LEGACY_ENTRIES or not {"_SUCCESS", "summary.json"} <= set(names):
+            return False
+        try:
+            written = json.loads(self.fs.read_text(f"{self.final}/summary.json"))
+        except Exception:  # unreadable or not JSON: not ours
+            return False
+        return (
+            isinstance(written, dict)
+            and written.get("command") in ("fit", "predict")
+            and "kmeans_spark" in (written.get("versions") or {})
+        )
+
+    def _refuse(self, occupant: str) -> KMeansInputError:
+        if occupant == MARKER:
+            return KMeansInputError(
+                f"output {self.final!r} already exists; pass --mode overwrite to replace it, "
+                f"or choose another {self.name}."
+            )
+        return KMeansInputError(
+            f"{self.name} {self.final!r} is {occupant}, not an output of this job (no "
+            f"{MARKER} marker), so the run leaves it untouched: --mode overwrite replaces only "
+            f"an earlier output of this job. Check the path, or choose another {self.name}."
+        )
+
+    def check(self) -> None:
+        """Refuse an occupied output before any work is done."""
+        occupant = self._occupant()
+        if occupant is not None and not (occupant == MARKER and self.mode == "overwrite"):
+            raise self._refuse(occupant)
+
+    def path(self, name: str) -> str:
+        return f"{self.tmp}/{name}"
+
+    def commit(self) -> None:
+        """Move the finished temporary directory into place, then write ``_SUCCESS``."""
+        self.fs.write_text(self.path(MARKER), self.marker)
+        occupant = self._occupant()  # again: the path may have changed while the job ran
+        old = None
+        if occupant is not None and not (occupant == MARKER and self.mode == "overwrite"):
+            raise self._refuse(occupant)
+        if occupant == MARKER:
+            old = f"{self.final}.__old-{uuid.uuid4().hex[:12]}"
+            self.fs.rename(self.final, old)
+        elif self.fs.kind(self.final) == "dir":
+            self.fs.delete_empty_dir(self.final)  # else the rename would move tmp inside it
+        try:
+            self.fs.rename(self.tmp, self.final)
+            self.fs.write_text(f"{self.final}/_SUCCESS", "")
+        except BaseException:
+            if old:  # put the previous run back where it was
+                if self.fs.exists(self.final):
+                    self.fs.rename(self.final, self.tmp)
+                self.fs.rename(old, self.final)
+            raise
+        if old:
+            self.fs.delete(old)
+
+    def abort(self) -> None:
+        try:
+            self.fs.delete(self.tmp)
+        except Exception as exc:  # never hide the run's own error
+            log.warning("could not remove temporary output %s: %s", self.tmp, exc)
+
+    @contextmanager
+    def writing(self) -> Iterator[AtomicOutput]:
+        """Write under the temporary directory; commit at the end, or remove it all."""
+        try:
+            yield self
+            self.commit()
+        except BaseException:
+            self.abort()
+            raise
+
+
+def open_output(fs: HadoopFS, cfg: RunConfig, command: str, reads: dict[str, str]) -> AtomicOutput:
+    """The run's output, refused now (before any work) if it is taken or overlaps a path the
+    run reads (``reads``: how each is named, ``--input``, to its path)."""
+    check_apart_on_fs(fs, (cfg.name("output.path"), cfg.output.path), reads)
+    out = AtomicOutput(fs, cfg, command)
+    out.check()
+    return out
+
+
+# -- saved models ------------------------------------------------------------------------
+
+
+@dataclass
+class SavedModel:
+    """A fit run's model, its scaler (None for a bare model directory), and where it was."""
+
+    model: KMeansModel
+    scaler: Scaler | None
+    path: str
+
+    @property
+    def centers(self) -> np.ndarray:
+        """ndarray of shape (k, n_features), in the model's (scaled) units."""
+        return np.array(self.model.clusterCenters(), dtype=np.float64)
+
+
+def load_saved_model(fs: HadoopFS, path: str, name: str) -> SavedModel:
+    """A model from a run directory (``model/`` + ``scaler.json``) or a model directory."""
+    path = path.rstrip("/")
+    fix = (
+        "pass a fit run's output directory (it holds model/ and scaler.json), or a directory "
+        "a KMeansModel (ours or pyspark.ml's) was saved to"
+    )
+    kind = fs.kind(path)
+    if kind != "dir":
+        what = "does not exist" + _resolved(fs, path) if kind is None else "is a file"
+        raise KMeansInputError(f"{name} {path!r} {what}; {fix}.")
+    run_dir = path
+    if fs.exists(f"{path}/model/metadata"):
+        model_path = f"{path}/model"
+    elif fs.exists(f"{path}/metadata"):
+        model_path = path
+        run_dir = path.rsplit("/", 1)[0]
+    else:
+        raise KMeansInputError(
+            f"{name} {path!r} holds no model (no model/metadata or metadata inside); {fix}."
+        )
+    try:
+        model = KMeansModel.load(model_path)
+        centers = np.array(model.clusterCenters(), dtype=np.float64)
+    except Exception as exc:  # whatever is wrong with the files, the user fixes it the same
+        first = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
+        raise KMeansInputError(
+            f"{name} {path!r}: the model {model_path!r} cannot be loaded ({first}); {fix}."
+        ) from None
+    scaler = None
+    scaler_path = f"{run_dir}/scaler.json"
+    if fs.kind(scaler_path) == "file":
+        try:
+            scaler = Scaler.from_json(fs.read_text(scaler_path))
+            if len(scaler.features) != centers.shape[1]:
+                raise ValueError(
+                    f"{len(scaler.features)} features, but the model has {centers.shape[1]}"
+                )
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise KMeansInputError(
+                f"{name} {path!r}: {scaler_path!r} is not the scaler of this model ({exc}); "
+                "pass the fit run's output directory as the job wrote it."
+            ) from None
+    return SavedModel(model, scaler, model_path)
