@@ -241,7 +241,7 @@ class KMeans(
         log.info(
             "k-means fit: k=%d, initMode=%s, maxIter=%d, tol=%g, distance=%s, dtype=%s, seed=%d",
             self.getK(),
-            "initialCenters" if self.isDefined(self.initialCenters) else self.getInitMode(),
+            "initialCenters" if self.getInitialCenters() is not None else self.getInitMode(),
             self.getMaxIter(),
             self.getTol(),
             self.getDistanceMeasure(),
@@ -259,7 +259,7 @@ class KMeans(
     def _resident_blocks(self, dataset: DataFrame) -> ResidentBlocks:
         """The fit's input as resident blocks (loaded on ``load()``, removed on exit)."""
         features = prepare(dataset, self.getFeaturesCol(), self.getInputCols(), self._weight_col())
-        random_init = self.getInitMode() == "random" and not self.isDefined(self.initialCenters)
+        random_init = self.getInitMode() == "random" and self.getInitialCenters() is None
         settings = LoadSettings(
             dtype=self.getDtype(),
             spherical=self._spherical(),
@@ -348,7 +348,7 @@ class KMeans(
         return check_handles(
             handles,
             k=self.getK(),
-            weight_col=self.getWeightCol() if self.isDefined(self.weightCol) else None,
+            weight_col=self._weight_col(),
             feature_name=lambda i: feature_name(i, features_col, input_cols),
         )
 

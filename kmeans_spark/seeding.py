@@ -132,6 +132,7 @@ def kmeans_parallel(
         rng,
         spherical=spherical,
         reductions=tuning.candidate_reductions,
+        max_far=tuning.max_far_points,
     )
     seconds = time.perf_counter() - start
     log.info(

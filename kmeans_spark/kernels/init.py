@@ -131,14 +131,16 @@ def local_lloyd(
     max_iter: int = 30,
     tol: float = 1e-4,
     spherical: bool = False,
+    max_far: int = 32,
 ) -> F64:
     """Weighted Lloyd on the driver (the last step of k-means|| on the candidates).
 
     Uses the same statistics and update kernels as the distributed iteration, with empty
-    clusters reseeded, so the reduction of candidates behaves like the real fit.
+    clusters reseeded from the ``max_far`` farthest points, so the reduction of candidates
+    behaves like the real fit.
     """
     for _ in range(max_iter):
-        stats = partial_stats(points, weights, centers, n_far=min(len(centers), 32))
+        stats = partial_stats(points, weights, centers, n_far=min(len(centers), max_far))
         update = update_centers(stats, centers, reseed_empty=True, spherical=spherical)
         shift = max_center_shift(centers, update.centers, spherical)
         centers = update.centers
@@ -220,6 +222,7 @@ def reduce_candidates(
     spherical: bool = False,
     max_iter: int = 30,
     reductions: int = 1,
+    max_far: int = 32,
 ) -> F64:
     """The driver's last k-means|| step: k centres from weighted candidates.
 
@@ -239,7 +242,13 @@ def reduce_candidates(
     for _ in range(max(1, reductions)):
         init = kmeans_plusplus(candidates, weights, k, rng)
         centers = local_lloyd(
-            candidates, weights, init, max_iter=max_iter, tol=0.0, spherical=spherical
+            candidates,
+            weights,
+            init,
+            max_iter=max_iter,
+            tol=0.0,
+            spherical=spherical,
+            max_far=max_far,
         )
         cost = partial_stats(candidates, weights, centers).cost
         if cost < best_cost:

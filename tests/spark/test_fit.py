@@ -204,6 +204,9 @@ def test_random_init_starts_from_k_rows_of_the_data(frame_of: Any) -> None:
         assert np.isclose(pair_costs, start, rtol=1e-9).any(), (start, sorted(pair_costs))
         starts.append(start)
     assert starts[0] != starts[1]  # the seed picks the rows
+    # an explicit None is kept as Spark keeps it, and means "no initial centres"
+    unset = KMeans(k=2, seed=5, initMode="random", inputCols=cols(2), initialCenters=None)
+    assert unset.fit(df).summary.costHistory[0] == starts[1]
 
 
 def test_logs_one_line_per_iteration(frame_of: Any, caplog: pytest.LogCaptureFixture) -> None:

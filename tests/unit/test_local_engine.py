@@ -170,8 +170,8 @@ def test_seeding_does_not_depend_on_state_files_or_task_grouping(
     task per block instead of grouped blocks."""
     blobs = make_blobs(2000, 3, 6, seed=8)
     want, _ = seed_once(blobs.x, 6, seed=5)
-    grouped, _ = seed_once(blobs.x, 6, seed=5, tuning=Tuning(min_task_work=0.0))
-    np.testing.assert_array_equal(grouped, want)
+    per_block, _ = seed_once(blobs.x, 6, seed=5, tuning=Tuning(min_task_work=0.0))
+    np.testing.assert_array_equal(per_block, want)
 
     original = LocalBlocks.run
 
