@@ -9,19 +9,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 from pyspark.ml import Model
 from pyspark.ml.linalg import Vector
 from pyspark.ml.util import MLReadable, MLWritable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.functions import pandas_udf
+from pyspark.sql.functions import arrow_udf
 
 from kmeans_spark.dataset import column, features_column
 from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.kernels.distance import nearest_centers, normalize_rows
 from kmeans_spark.model_io import KMeansModelReader, KMeansModelWriter, from_spark
 from kmeans_spark.params import KMeansParams
+from kmeans_spark.scoring import Scorer, assign_batch
 from kmeans_spark.summary import KMeansSummary
 
 if TYPE_CHECKING:
@@ -113,19 +114,14 @@ class KMeansModel(Model, KMeansParams, MLWritable, MLReadable["KMeansModel"]):
             )
         if self._spherical():
             x, _ = normalize_rows(x)
-        labels, _ = nearest_centers(x - self._origin, self._centers - self._origin)
+        scorer = Scorer.of(self._centers, self._spherical())
+        labels, _ = nearest_centers(x - scorer.origin, scorer.centers)
         return int(labels[0])
 
     # -- transform -----------------------------------------------------------------------
 
     def _spherical(self) -> bool:
         return self.getDistanceMeasure() == "cosine"
-
-    @property
-    def _origin(self) -> np.ndarray:
-        """Where distances are computed from: the mean of the centres, so the GEMM form
-        keeps its precision for data far from zero (see :mod:`kmeans_spark.kernels`)."""
-        return self._centers.mean(axis=0) if self._centers.size else np.zeros(0)
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         taken = [
@@ -136,35 +132,12 @@ class KMeansModel(Model, KMeansParams, MLWritable, MLReadable["KMeansModel"]):
                 f"column {taken[0]!r} already exists in the input; set predictionCol / "
                 "distanceCol to a new name."
             )
-        origin = self._origin
-        centers = self._centers - origin
-        spherical = self._spherical()
-        dim = self.numFeatures
+        scorer = Scorer.of(self._centers, self._spherical())
         feats = features_column(dataset, self.getFeaturesCol(), self.getInputCols())
 
-        @pandas_udf("prediction int, distance double")  # type: ignore[call-overload]
-        def assign(column: pd.Series) -> pd.DataFrame:
-            n = len(column)
-            values = column.to_numpy(dtype=object)
-            usable = np.fromiter(
-                (v is not None and len(v) == dim for v in values), dtype=bool, count=n
-            )
-            x = np.full((n, dim), np.nan)
-            if usable.any():
-                x[usable] = np.stack(values[usable]).astype(np.float64, copy=False)
-            ok = np.isfinite(x).all(axis=1)
-            if spherical:  # a zero vector has no direction: no cluster, as a NaN row
-                ok &= np.einsum("ij,ij->i", np.nan_to_num(x), np.nan_to_num(x)) > 0
-            xs = x[ok]
-            if spherical:
-                xs, _ = normalize_rows(xs)
-            labels, d2 = nearest_centers(xs - origin, centers)
-            dist = d2 / 2.0 if spherical else np.sqrt(d2)
-            pred = pd.array([None] * n, dtype="Int32")
-            pred[ok] = labels
-            out_dist = np.full(n, np.nan)
-            out_dist[ok] = dist
-            return pd.DataFrame({"prediction": pred, "distance": out_dist})
+        @arrow_udf("prediction int, distance double")  # type: ignore[call-overload]
+        def assign(column: pa.Array) -> pa.Array:
+            return assign_batch(column, scorer)
 
         tmp = "__kmeans_assign"
         out = dataset.withColumn(tmp, assign(feats))
