@@ -55,6 +55,7 @@ class Option:
     flag: str | None = None  # when the flag is not "--" + the key's name with dashes
     job_default: Any = None  # when the job's default differs from the param's
     metavar: str | None = None
+    reads: bool = False  # a path the run reads: its output may not be, contain or lie inside it
 
     @property
     def table(self) -> str:
@@ -234,6 +235,7 @@ OPTIONS: tuple[Option, ...] = (
         "input path, glob or partitioned directory; may contain {run_date}",
         flag="--input",
         metavar="PATH",
+        reads=True,
     ),
     _choice(None, "input.format", ("parquet", "csv", "json", "orc"), "input format"),
     Option(
@@ -262,6 +264,17 @@ OPTIONS: tuple[Option, ...] = (
         "",
         "warm start from a previous run's output (or model) directory",
         metavar="PATH",
+    ),
+    Option(
+        None,
+        "job.model",
+        str,
+        "",
+        "the model to score with (required): a fit run's output directory (or its model/); "
+        "may contain {run_date}",
+        flag="--model",
+        metavar="DIR",
+        reads=True,
     ),
     _choice(
         None,

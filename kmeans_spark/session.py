@@ -76,6 +76,21 @@ def _can_import(python: str, module: str) -> bool:
     return done.returncode == 0
 
 
+#: Spark settings whose values are credentials, masked wherever settings are shown (the
+#: session's log line, a run's summary.json): ``*.secret*``, ``*password*``, ``*token*``,
+#: ``*credential*``, ``*private*``, SAS tokens (``fs.azure.sas.*``), API keys, and every key
+#: under ``fs.`` (``fs.s3a.access.key``, ``fs.azure.account.key.<account>``).
+SECRET_SETTING = re.compile(
+    r"secret|passw(?:or)?d|token|credential|private|\bsas\b|api[._-]?key|\bfs\..*key",
+    re.IGNORECASE,
+)
+
+
+def masked(settings: Mapping[str, str]) -> dict[str, str]:
+    """``settings`` with the values of :data:`SECRET_SETTING` keys replaced by ``***``."""
+    return {k: ("***" if SECRET_SETTING.search(k) else v) for k, v in settings.items()}
+
+
 #: Local-mode settings: loopback only, no UI, few shuffle partitions for small data.
 LOCAL_DEFAULTS: dict[str, str] = {
     "spark.driver.host": "127.0.0.1",
@@ -90,8 +105,10 @@ LOCAL_DEFAULTS: dict[str, str] = {
 #: stack frames (Spark's default profile prints a Java stack trace for a missing input path).
 LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
 DRIVER_JAVA_OPTIONS = "spark.driver.extraJavaOptions"
-#: Where a user may have configured the driver JVM's logging or options already.
+#: Where a user may have configured the driver JVM's logging or options already
+#: (``SPARK_SUBMIT_OPTS_EXTRA``: scripts/submit.sh's extra spark-submit options).
 _JVM_OPTION_VARIABLES = (
+    "SPARK_SUBMIT_OPTS_EXTRA",
     "SPARK_SUBMIT_OPTS",
     "PYSPARK_SUBMIT_ARGS",
     "JAVA_TOOL_OPTIONS",
@@ -132,8 +149,6 @@ def local_session(
     logging (:data:`LOG_CONFIG`) unless the user configured Spark's."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    if local_master_cores(master) is not None:  # the driver binds to 127.0.0.1: say so
-        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     builder = SparkSession.builder.master(master).appName(app_name)
     defaults = session_defaults(master, os.environ["PYSPARK_PYTHON"])
     settings = {**LOCAL_DEFAULTS, **defaults, **(conf or {})}
@@ -163,7 +178,8 @@ def submitted_session(app_name: str, conf: Mapping[str, str] | None = None) -> S
     defaults = {} if master.startswith("yarn") else session_defaults(master, python)
     settings = {k: v for k, v in defaults.items() if not submitted.contains(k)}
     settings.update(conf or {})
-    log.info("session: %s", ", ".join(f"{k}={v}" for k, v in settings.items()) or "as submitted")
+    shown = ", ".join(f"{k}={v}" for k, v in masked(settings).items())
+    log.info("session: %s", shown or "as submitted")
     builder = SparkSession.builder.appName(app_name)
     for key, value in settings.items():
         builder = builder.config(key, value)

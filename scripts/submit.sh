@@ -33,9 +33,16 @@ esac
 args=("$@")
 has_config=0
 for a in "${args[@]}"; do [ "$a" = "--config" ] && has_config=1; done
-# Spark's logging: the package's (warnings and errors, no stack frames), as python -m has it.
-opts=(--master "$master"
-      --driver-java-options "-Dlog4j2.configurationFile=file:$here/kmeans_spark/log4j2.properties")
+opts=(--master "$master")
+# Spark's logging: the package's (warnings and errors, no stack frames), as python -m has it,
+# unless you configured the driver's Java options or logging yourself (spark-defaults.conf,
+# a log4j2 file in Spark's conf directory, SPARK_SUBMIT_OPTS, SPARK_SUBMIT_OPTS_EXTRA, ...):
+# --driver-java-options would replace yours. The rule is session.driver_log_options'.
+log_opts="$(PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" "$PY" -c '
+import os
+from kmeans_spark.session import DRIVER_JAVA_OPTIONS, driver_log_options
+print(driver_log_options({}, os.environ).get(DRIVER_JAVA_OPTIONS, ""))')"
+[ -z "$log_opts" ] || opts+=(--driver-java-options "$log_opts")
 case "$master" in
   local*) [ $has_config = 1 ] || args+=(--config "$here/conf/local.toml") ;;
   *)

@@ -18,9 +18,13 @@ import logging
 import re
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NoReturn
 
 from kmeans_spark.errors import KMeansInputError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 log = logging.getLogger("kmeans_spark")
 
@@ -56,55 +60,134 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0].strip()[:2000] if text.strip() else ""
+
+
+def _java_exception_line(exc: BaseException) -> str | None:
+    """For a JVM exception pyspark passes on as is (``Py4JJavaError``, whose own text is
+    ``An error occurred while calling o45.load.``): the Java exception in one line, its root
+    cause (``java.io.IOException: Mkdirs failed to create /x``), or the exception itself when
+    the cause has no message. None for any other exception."""
+    protocol = sys.modules.get("py4j.protocol")
+    if protocol is None or not isinstance(exc, protocol.Py4JJavaError):
+        return None
+    try:
+        top = root = exc.java_exception
+        while root.getCause() is not None:
+            root = root.getCause()
+        top_line, root_line = _first_line(top.toString()), _first_line(root.toString())
+    except Exception:  # the JVM is out of reach: what py4j kept of the error
+        return f"{type(exc).__name__}: {_first_line(str(exc.errmsg or ''))}"
+    if ": " not in root_line:  # a cause without a message says less than its wrapper
+        return f"{top_line} (caused by {root_line})" if root_line != top_line else top_line
+    return root_line
+
+
 def one_line(exc: BaseException) -> str:
-    """The first meaningful line of an error (Spark's carry a JVM stack trace after it)."""
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0].strip()[:2000]
+    """The first meaningful line of an error (Spark's carry a JVM stack trace after it); for
+    a JVM exception, the Java exception's own, class name first."""
+    java = _java_exception_line(exc)
+    if java is not None:
+        return java
+    return _first_line(str(exc)) or type(exc).__name__
+
+
+def describe(exc: BaseException) -> str:
+    """``one_line`` with the exception's type in front (a Java line has its class already)."""
+    java = _java_exception_line(exc)
+    if java is not None:
+        return java
+    text = _first_line(str(exc))
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 _READ_FAILURE = re.compile(
-    r"\[FAILED_READ_FILE[.\w]*\] Encountered error while reading file (.+?)\.(?:\s|$)"
+    r"\[FAILED_READ_FILE(?:\.(\w+))?\] Encountered error while reading file (.+?)\.(?:\s|$)"
 )
-_CAUSE = re.compile(r"^Caused by: (?:[\w.$]+(?:Exception|Error): )?(.*)$", re.MULTILINE)
+_CAUSE = re.compile(r"^Caused by: (.*)$", re.MULTILINE)
+_CLASS = re.compile(r"^[\w.$]+(?:Exception|Error): ")
+#: What a reader says about a file whose bytes are wrong: corrupt, truncated, of another
+#: format. A file that could not be reached (a socket timeout, a lost DataNode, an object
+#: store's throttling, no permission) says none of these; a retry may read it.
+_CORRUPT = re.compile(
+    r"not an? [\w ]*file|magic number|footer|malformed|corrupt|checksum|EOFException"
+    r"|unexpected end of|end of (?:the )?stream|not in gzip format|FAILED_TO_UNCOMPRESS"
+    r"|invalid (?:block type|distance|stored block lengths|code lengths)",
+    re.IGNORECASE,
+)
 
 
-def read_failure(text: str) -> str | None:
-    """Our line for Spark's failure to read an input file (corrupt, truncated, of another
-    format, unreadable), from the error's text with its Java causes; None for others."""
+@dataclass(frozen=True)
+class ReadFailure:
+    """Spark's failure to read one file: which, why (the root cause), and whether the file
+    itself is at fault (corrupt, truncated, of another format) or only its reading."""
+
+    path: str
+    reason: str
+    corrupt: bool
+
+    def message(self) -> str:
+        if self.corrupt:
+            return (
+                f"input file {self.path!r} cannot be read ({self.reason}); fix or remove the "
+                "file, check --format, or pass --conf spark.sql.files.ignoreCorruptFiles=true "
+                "to skip files that cannot be read."
+            )
+        return (
+            f"file {self.path!r} could not be read ({self.reason}); its content is not the "
+            "problem: check that the file system is reachable and the job may read the file, "
+            "then run again."
+        )
+
+
+def read_failure(text: str) -> ReadFailure | None:
+    """Spark's failure to read a file, from the error's text with its Java causes; None for
+    any other error. The root cause decides whether the file is at fault: a footer that
+    cannot be read because a socket timed out is no corrupt file."""
     found = _READ_FAILURE.search(text)
     if found is None:
         return None
-    path = found.group(1)
+    kind, path = found.group(1) or "", found.group(2)
     local = re.sub(r"^file:/*", "/", path)
     causes = [c.strip() for c in _CAUSE.findall(text) if c.strip()]
-    reason = causes[-1] if causes else "Spark gives no reason"
+    root = causes[-1] if causes else ""
+    corrupt = bool(_CORRUPT.search(root)) if root else kind == "CANNOT_READ_FILE_FOOTER"
+    reason = _CLASS.sub("", root) or "Spark gives no reason"
     # Parquet's reason names the file again ("file:/x.parquet is not a Parquet file")
     reason = re.sub(r"^(?:file:)?/*" + re.escape(local.lstrip("/")) + r"\b", "it", reason)
-    return (
-        f"input file {local!r} cannot be read ({reason}); fix or remove the file, check "
-        "--format, or pass --conf spark.sql.files.ignoreCorruptFiles=true to skip files "
-        "that cannot be read."
-    )
+    return ReadFailure(local, reason, corrupt)
 
 
-def explain(exc: Exception) -> str | None:
-    """Our one-line message for a Spark error that comes from bad input, else None."""
-    if "pyspark" not in sys.modules:  # no Spark yet: not a Spark error
-        return None
-    from pyspark.errors import AnalysisException
-
-    text = f"{exc}\n{getattr(exc, '_stackTrace', '') or ''}"
-    failure = read_failure(text)
-    if failure is not None:
-        return failure
-    if isinstance(exc, AnalysisException):  # an unknown column, a bad expression
-        return one_line(exc)
-    return None
+def error_text(exc: BaseException) -> str:
+    """An error's whole text: for Spark's, with the Java stack trace and its causes ("" when
+    the JVM cannot give it)."""
+    try:
+        return f"{exc}\n{getattr(exc, '_stackTrace', '') or ''}"
+    except Exception:
+        return ""
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def explain(exc: Exception) -> tuple[int, str]:
+    """The exit code and the one line (without ``error:``) for a failure the job did not
+    report itself: bad input Spark found (exit 2), or any other failure (exit 1)."""
+    if "pyspark" in sys.modules:  # else no Spark yet: not a Spark error
+        from pyspark.errors import AnalysisException
+
+        failure = read_failure(error_text(exc))
+        if failure is not None:
+            return (EXIT_BAD_INPUT if failure.corrupt else EXIT_FAILURE), failure.message()
+        if isinstance(exc, AnalysisException):  # an unknown column, a bad expression
+            return EXIT_BAD_INPUT, one_line(exc)
+    return EXIT_FAILURE, describe(exc)
+
+
+def main(argv: Sequence[str] | None = None, *, spark: SparkSession | None = None) -> int:
+    """Run one command line; return its exit code. ``spark``: run on this session instead
+    of starting one (the tests run the job's Spark-side checks in-process this way)."""
     try:
         args = build_parser().parse_args(argv)
+        args.session = spark
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return EXIT_BAD_INPUT
@@ -123,13 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except Exception as exc:
         log.debug("failure", exc_info=True)
-        message = explain(exc)
-        if message is not None:
-            print(f"error: {message}", file=sys.stderr, flush=True)
-            return EXIT_BAD_INPUT
-        print(
-            f"error: {type(exc).__name__}: {one_line(exc)} (run with -v for the traceback)",
-            file=sys.stderr,
-            flush=True,
-        )
-        return EXIT_FAILURE
+        code, line = explain(exc)
+        hint = " (run with -v for the traceback)" if code == EXIT_FAILURE else ""
+        print(f"error: {line}{hint}", file=sys.stderr, flush=True)
+        return code

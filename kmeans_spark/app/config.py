@@ -19,7 +19,7 @@ import copy
 import dataclasses
 import datetime as dt
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +48,7 @@ class InputConfig:
 
 @dataclass(frozen=True)
 class JobConfig:
-    """``[job]``: the fit's parameters, and the job's own (init model, scaling, bad rows)."""
+    """``[job]``: the fit's parameters, and the job's own (models, scaling, bad rows)."""
 
     k: int
     max_iter: int
@@ -60,6 +60,7 @@ class JobConfig:
     dtype: str
     partitions: int
     init_model: str
+    model: str
     scale: str
     bad_rows: str
 
@@ -77,15 +78,26 @@ class OutputConfig:
     keep_features: bool
 
 
+#: The ``[spark]`` key that sets the level of Spark's own logging for a run, and the levels
+#: Spark's ``SparkContext.setLogLevel`` accepts (in any case).
+LOG_LEVEL_KEY = "kmeans_spark.logLevel"
+LOG_LEVELS = ("ALL", "DEBUG", "ERROR", "FATAL", "INFO", "OFF", "TRACE", "WARN")
+
+
 @dataclass(frozen=True)
 class SparkConfig:
-    """``[spark]``: Spark settings, as strings; ``spark.master`` is used by ``python -m``."""
+    """``[spark]``: Spark settings, as strings; ``spark.master`` is used by ``python -m``,
+    :data:`LOG_LEVEL_KEY` sets the level of Spark's logging (default WARN)."""
 
     settings: dict[str, str]
 
     @property
     def master(self) -> str:
         return self.settings.get("spark.master", "local[*]")
+
+    @property
+    def log_level(self) -> str:
+        return self.settings.get(LOG_LEVEL_KEY, "WARN")
 
     def session_settings(self) -> dict[str, str]:
         return {k: v for k, v in self.settings.items() if k != "spark.master"}
@@ -126,7 +138,8 @@ class RunConfig:
     """The resolved configuration of one run (``{run_date}`` already substituted).
 
     ``names`` says how the user gave each key (``job.k`` -> ``--k`` from the command line,
-    ``job.k`` from a file or ``--set``), so that later messages name it the same way.
+    ``job.k`` from a file or ``--set``), so that later messages name it the same way;
+    ``keys`` are the keys of the command that runs (a shared file may set others).
     """
 
     input: InputConfig
@@ -136,10 +149,24 @@ class RunConfig:
     run_date: str
     source: str = "built-in defaults"
     names: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    keys: frozenset[str] = frozenset(BY_KEY)
 
     def name(self, key: str) -> str:
         """How a message names a key: as the user gave it; its flag if unset."""
         return self.names.get(key) or BY_KEY[key].cli_flag
+
+    def value(self, key: str) -> Any:
+        option = BY_KEY[key]
+        return getattr(getattr(self, option.table), option.name)
+
+    def read_paths(self) -> dict[str, str]:
+        """The paths the command reads (options marked ``reads``: ``--input``, ``--model``),
+        given, by how the user named them; its output must stay apart from each."""
+        return {
+            self.name(o.key): self.value(o.key)
+            for o in OPTIONS
+            if o.key and o.reads and o.key in self.keys and self.value(o.key)
+        }
 
     def as_dict(self) -> dict[str, Any]:
         """The config as its TOML tables, plus the run date and where it came from."""
@@ -306,6 +333,16 @@ def _check_columns(cfg: RunConfig) -> None:
         )
 
 
+def _check_log_level(spark: SparkConfig) -> None:
+    """Spark refuses an unknown level only once the session runs: refuse it first."""
+    level = spark.log_level
+    if level.upper() not in LOG_LEVELS:
+        raise KMeansInputError(
+            f"spark setting {LOG_LEVEL_KEY}={level!r} is not a log level of Spark; use one of "
+            f"{', '.join(LOG_LEVELS)}."
+        )
+
+
 def validate(cfg: RunConfig) -> None:
     """The checks that need no data: paths given and apart, rules, columns named once."""
     if not cfg.input.path:
@@ -314,13 +351,16 @@ def validate(cfg: RunConfig) -> None:
         raise KMeansInputError("no output path; pass --output DIR (or set output.path).")
     for option in OPTIONS:
         if option.key and option.table != "spark":
-            value = getattr(getattr(cfg, option.table), option.name)
-            check(option, value, cfg.name(option.key))
+            check(option, cfg.value(option.key), cfg.name(option.key))
     _check_columns(cfg)
-    check_apart(
-        (cfg.name("output.path"), cfg.output.path),
-        {cfg.name("input.path"): cfg.input.path},
-    )
+    _check_log_level(cfg.spark)
+    out = (cfg.name("output.path"), cfg.output.path)
+    if has_glob(out[1]):
+        raise KMeansInputError(
+            f"{out[0]} {out[1]!r} has a glob character (* ? [ {{), but an output is one "
+            "directory named exactly: choose a path without them."
+        )
+    check_apart(out, cfg.read_paths())
 
 
 def load_config(
@@ -328,9 +368,11 @@ def load_config(
     overrides: Mapping[str, Mapping[str, Any]],
     run_date: str | None,
     flags: Mapping[str, str] | None = None,
+    keys: Iterable[str] | None = None,
 ) -> RunConfig:
     """Defaults, then the file, then the command line (``overrides``, of which ``flags``
-    says which keys came from which flag); validated, with ``{run_date}`` substituted."""
+    says which keys came from which flag); validated, with ``{run_date}`` substituted.
+    ``keys`` are the running command's (default: every key)."""
     merged: dict[str, dict[str, Any]] = copy.deepcopy(DEFAULTS)
     names: dict[str, str] = {}
     if config_file:
@@ -349,6 +391,7 @@ def load_config(
         run_date=date,
         source=config_file or "built-in defaults",
         names=names,
+        keys=frozenset(BY_KEY if keys is None else keys),
     )
     validate(cfg)
     return cfg

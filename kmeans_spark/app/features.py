@@ -1,21 +1,28 @@
-"""The features of a run, on the Spark side: which columns (names or glob patterns), their
-values as numbers, one statistics pass (rows, bad rows, mean, std, min, max), and the scaled
-columns the fit reads. The scaling itself is :mod:`.scaler` (numpy, no Spark).
+"""The features of a run, on the Spark side: which columns (names or glob patterns, or a
+saved model's), their values as numbers, one statistics pass (rows, bad rows, mean, std,
+min, max), and the scaled columns the model reads. :func:`load_input` is what every command
+starts with. The scaling itself is :mod:`.scaler` (numpy, no Spark).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import NumericType, StringType
 
+from kmeans_spark.app import io
 from kmeans_spark.app.config import RunConfig
+from kmeans_spark.app.runner import timed
 from kmeans_spark.app.scaler import Scaler
 from kmeans_spark.dataset import column
 from kmeans_spark.errors import KMeansInputError
+
+log = logging.getLogger("kmeans_spark")
 
 #: Prefix of the scaled copies of the features, the columns the model reads.
 SCALED_PREFIX = "__scaled_"
@@ -52,6 +59,35 @@ def resolve_features(df: DataFrame, patterns: list[str], exclude: list[str]) -> 
                 "numeric; choose numeric columns with --features."
             )
     return chosen
+
+
+def trained_features(saved: io.SavedModel, name: str) -> list[str]:
+    """The columns ``saved`` was trained on, in its order: its scaler's, else the model's
+    input columns ([] for a model of one vector column). A model of the job's scaled columns
+    without its ``scaler.json`` is refused: its centres are in units nobody knows."""
+    inputs = saved.model.getInputCols() or []
+    if saved.scaler is None and any(c.startswith(SCALED_PREFIX) for c in inputs):
+        raise KMeansInputError(
+            f"no scaler.json next to the model {saved.path!r}; pass the fit run's output "
+            f"directory (it holds model/ and scaler.json) to {name}."
+        )
+    return list(saved.scaler.features) if saved.scaler else list(inputs)
+
+
+def model_features(saved: io.SavedModel, selected: list[str], name: str) -> list[str]:
+    """The columns of ``saved`` (named by ``name``, ``--model``), in its order, once
+    ``selected`` (this run's, in any order) is found to name the same: the columns it was
+    trained on, or as many as its centres have for a model of one vector column."""
+    trained = trained_features(saved, name)
+    width = saved.centers.shape[1]
+    if (trained and sorted(selected) != sorted(trained)) or len(selected) != width:
+        shown = f"features [{', '.join(trained)}]" if trained else f"{width} features"
+        raise KMeansInputError(
+            f"{name} {saved.path!r} was trained on {shown}, but this run selects "
+            f"[{', '.join(selected)}]; select the model's features with --features, or pass "
+            f"another {name}."
+        )
+    return trained or list(selected)
 
 
 def check_columns(df: DataFrame, names: list[str], role: str) -> None:
@@ -131,6 +167,49 @@ def check_rows(stats: InputStats, cfg: RunConfig) -> None:
             + (f" (filter: {cfg.input.where})" if cfg.input.where else "")
             + "; check the path, the run date and the --where filter."
         )
+
+
+@dataclass
+class RunInput:
+    """What a command has read: the filtered input, the feature columns in the order the run
+    uses, their statistics, and how many rows ``job.bad_rows=drop`` leaves out."""
+
+    df: DataFrame
+    features: list[str]
+    stats: InputStats
+    rows_dropped: int
+
+
+def load_input(
+    spark: SparkSession,
+    fs: io.HadoopFS,
+    cfg: RunConfig,
+    patterns: list[str],
+    phases: dict[str, float],
+    order: Callable[[list[str]], list[str]] | None = None,
+) -> RunInput:
+    """Read the input, check the id columns, choose the features (``patterns``; ``order``,
+    if given, checks them and returns them in the order to use, before any pass over the
+    data), then one statistics pass, timed in ``phases["input_stats"]``; an input without
+    usable rows is refused."""
+    df = io.read_input(spark, fs, cfg)
+    check_columns(df, cfg.input.id_cols, "id")
+    names = resolve_features(df, patterns, cfg.input.id_cols)
+    if order is not None:
+        names = order(names)
+    log.info(
+        "input %s (%s): %d partitions, features %s, id columns %s",
+        cfg.input.path,
+        cfg.input.format,
+        df.rdd.getNumPartitions(),
+        names,
+        cfg.input.id_cols,
+    )
+    stats = timed(phases, "input_stats", lambda: input_stats(df, names))
+    log.info("input rows: %d, bad rows: %d (%s)", stats.rows, stats.bad_rows, cfg.job.bad_rows)
+    check_rows(stats, cfg)
+    dropped = stats.bad_rows if cfg.job.bad_rows == "drop" else 0
+    return RunInput(df, names, stats, dropped)
 
 
 def bad_row_error(df: DataFrame, stats: InputStats, features: list[str]) -> KMeansInputError:

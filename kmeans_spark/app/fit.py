@@ -19,7 +19,6 @@ import argparse
 import csv
 import json
 import logging
-from dataclasses import asdict
 from io import StringIO
 from typing import TYPE_CHECKING, Any
 
@@ -41,8 +40,8 @@ log = logging.getLogger("kmeans_spark")
 
 HELP = "train a model; write model/, assignments/, summary.json, centers.csv"
 DESCRIPTION = "Fit k-means on the input and write one output directory, atomically."
-#: Every config key has a flag here.
-KEYS = tuple(o.key for o in OPTIONS if o.key)
+#: Every config key has a flag here, but predict's model.
+KEYS = tuple(o.key for o in OPTIONS if o.key and o.key != "job.model")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,17 +54,8 @@ def run(args: argparse.Namespace) -> int:
         raise KMeansInputError(
             "no feature columns given; pass --features COL,COL,... (names or patterns like 'x*')."
         )
-    log.info(
-        "fit: config %s, run date %s, input %s (%s), output %s (mode %s)",
-        cfg.source,
-        cfg.run_date,
-        cfg.input.path,
-        cfg.input.format,
-        cfg.output.path,
-        cfg.output.mode,
-    )
-    log.info("fit: %s", ", ".join(f"{k}={v}" for k, v in asdict(cfg.job).items()))
-    return runner.run_on_spark("fit", cfg, fit, args.verbose)
+    runner.log_start("fit", cfg)
+    return runner.run_on_spark("fit", cfg, fit, args.verbose, getattr(args, "session", None))
 
 
 def centers_csv(features: list[str], centers: np.ndarray, sizes: list[int]) -> str:
@@ -80,17 +70,14 @@ def centers_csv(features: list[str], centers: np.ndarray, sizes: list[int]) -> s
 def warm_start(
     kmeans: KMeans, previous: SavedModel, cfg: RunConfig, features: list[str], scaler: Scaler
 ) -> None:
-    """Start ``kmeans`` from a previous run's centres, mapped to this run's feature order and
-    scaling; the previous run's k wins."""
+    """Start ``kmeans`` from a previous run's centres (its features checked against this
+    run's when the input was read), mapped to this run's feature order and scaling; the
+    previous run's k wins."""
+    from kmeans_spark.app.features import trained_features
+
     name = cfg.name("job.init_model")
     centers = previous.centers
-    known = previous.scaler.features if previous.scaler else features
-    if sorted(known) != sorted(features) or centers.shape[1] != len(features):
-        shown = ", ".join(known) if previous.scaler else f"{centers.shape[1]} features"
-        raise KMeansInputError(
-            f"{name} {cfg.job.init_model!r} was trained on [{shown}], but this run uses "
-            f"[{', '.join(features)}]; warm-start from a model of the same features."
-        )
+    known = trained_features(previous, name) or features  # a vector model's: by position
     original = previous.scaler.inverse(centers) if previous.scaler else centers
     by_name = original[:, [known.index(f) for f in features]]  # this run's order
     if centers.shape[0] != cfg.job.k:
@@ -106,30 +93,24 @@ def fit(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
     from kmeans_spark.estimator import KMeans
 
     fs = io.HadoopFS(spark)
-    out = io.open_output(fs, cfg, "fit", {cfg.name("input.path"): cfg.input.path})
-    init = cfg.job.init_model
-    previous = io.load_saved_model(fs, init, cfg.name("job.init_model")) if init else None
+    out = io.open_output(fs, cfg, "fit")
+    init, init_name = cfg.job.init_model, cfg.name("job.init_model")
+    previous = io.load_saved_model(fs, init, init_name) if init else None
     phases: dict[str, float] = {}
-    df = io.read_input(spark, fs, cfg)
-    features.check_columns(df, cfg.input.id_cols, "id")
-    names = features.resolve_features(df, cfg.input.features, cfg.input.id_cols)
-    log.info(
-        "input %s (%s): %d partitions, features %s, id columns %s",
-        cfg.input.path,
-        cfg.input.format,
-        df.rdd.getNumPartitions(),
-        names,
-        cfg.input.id_cols,
-    )
-    stats = runner.timed(phases, "input_stats", lambda: features.input_stats(df, names))
-    log.info("input rows: %d, bad rows: %d (%s)", stats.rows, stats.bad_rows, cfg.job.bad_rows)
-    features.check_rows(stats, cfg)
+
+    def same_as_previous(names: list[str]) -> list[str]:
+        if previous is not None:
+            features.model_features(previous, names, init_name)
+        return names
+
+    inp = features.load_input(spark, fs, cfg, cfg.input.features, phases, same_as_previous)
+    names, stats = inp.features, inp.stats
     scaler = Scaler.from_stats(
         cfg.job.scale, names, stats.mean, stats.std, stats.minimum, stats.maximum
     )
     if scaler.constant:
         log.warning("features with no spread, left unscaled: %s", scaler.constant)
-    data = features.prepared(df, cfg, names, stats, scaler)
+    data = features.prepared(inp.df, cfg, names, stats, scaler)
     kmeans = KMeans(
         **cfg.job.estimator_params(),
         inputCols=[features.SCALED_PREFIX + c for c in names],
@@ -148,31 +129,27 @@ def fit(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
         runner.timed(
             phases, "write_assignments", lambda: written.write.parquet(out.path("assignments"))
         )
-        result = {
-            "command": "fit",
-            "run_date": cfg.run_date,
-            "input": cfg.input.path,
-            "output": cfg.output.path,
-            "k": summary.k,
-            "features": names,
-            "centers": centers.tolist(),
-            "scaled_centers": centers_scaled.tolist(),
-            "cost": summary.trainingCost,
-            "iterations": summary.numIter,
-            "converged": summary.converged,
-            "convergence_reason": summary.convergenceReason,
-            "cluster_sizes": summary.clusterSizes,
-            "rows_read": stats.rows,
-            "rows_dropped": stats.bad_rows if cfg.job.bad_rows == "drop" else 0,
-            "rows_used": summary.numRows,
-            "scaling": scaler.method,
-            "init_mode": summary.initMode,
-            "init_model": init or None,
-            "cost_history": summary.costHistory,
-            "seconds": {**phases, "engine": summary.diagnostics.phaseSeconds},
-            "config": runner.redacted(cfg),
-            "versions": runner.versions(),
-        }
+        result = runner.base_result(
+            "fit",
+            cfg,
+            stats.rows,
+            inp.rows_dropped,
+            rows_used=summary.numRows,
+            k=summary.k,
+            features=names,
+            centers=centers.tolist(),
+            scaled_centers=centers_scaled.tolist(),
+            cost=summary.trainingCost,
+            iterations=summary.numIter,
+            converged=summary.converged,
+            convergence_reason=summary.convergenceReason,
+            cluster_sizes=summary.clusterSizes,
+            scaling=scaler.method,
+            init_mode=summary.initMode,
+            init_model=init or None,
+            cost_history=summary.costHistory,
+            seconds={**phases, "engine": summary.diagnostics.phaseSeconds},
+        )
         fs.write_text(out.path("summary.json"), json.dumps(result, indent=2))
         fs.write_text(out.path("centers.csv"), centers_csv(names, centers, summary.clusterSizes))
     log.info("wrote %s (model/, assignments/, summary.json, centers.csv)", fs.qualify(out.final))

@@ -36,7 +36,7 @@ def _help(option: Option) -> str:
 
 _TITLES = {
     "input": "[input] what to read",
-    "job": "[job] the fit, scaling, bad rows",
+    "job": "[job] the models, the fit, scaling, bad rows",
     "output": "[output] where to write",
 }
 
@@ -110,6 +110,11 @@ def command_line_layer(
         if "." not in key:
             raise KMeansInputError(f"--set {item!r} must name table.key, e.g. job.tol=1e-6.")
         table, name = key.split(".", 1)
+        if table == "spark":  # the [spark] table's keys have dots: spark.sql.x would be sql.x
+            raise KMeansInputError(
+                f"--set {item!r} names a Spark setting; pass Spark settings with --conf "
+                f"key=value, e.g. --conf {key}={value}."
+            )
         layer.setdefault(table, {})[name] = value
     flags: dict[str, str] = {}
     for key in keys:
@@ -131,4 +136,4 @@ def config_from_args(args: argparse.Namespace, keys: Iterable[str]) -> RunConfig
     """The run's config: defaults, ``--config``, then the command line."""
     keys = list(keys)
     layer, flags = command_line_layer(args, keys)
-    return load_config(args.config, layer, args.run_date, flags)
+    return load_config(args.config, layer, args.run_date, flags, keys)

@@ -26,6 +26,7 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 
 from kmeans_spark import __version__
+from kmeans_spark.app.cli import describe, error_text, one_line, read_failure
 from kmeans_spark.app.config import RunConfig
 from kmeans_spark.app.paths import check_apart, has_glob
 from kmeans_spark.app.scaler import Scaler
@@ -284,14 +285,22 @@ class AtomicOutput:
                     self.fs.rename(self.final, self.tmp)
                 self.fs.rename(old, self.final)
             raise
-        if old:
-            self.fs.delete(old)
+        if old:  # the run is in place: a leftover copy of the previous one is no failure
+            try:
+                self.fs.delete(old)
+            except Exception as exc:
+                log.warning(
+                    "the run is written, but the previous output moved aside to %s could not be "
+                    "removed (%s); it is never read, delete it by hand",
+                    old,
+                    describe(exc),
+                )
 
     def abort(self) -> None:
         try:
             self.fs.delete(self.tmp)
         except Exception as exc:  # never hide the run's own error
-            log.warning("could not remove temporary output %s: %s", self.tmp, exc)
+            log.warning("could not remove temporary output %s: %s", self.tmp, describe(exc))
 
     @contextmanager
     def writing(self) -> Iterator[AtomicOutput]:
@@ -304,10 +313,10 @@ class AtomicOutput:
             raise
 
 
-def open_output(fs: HadoopFS, cfg: RunConfig, command: str, reads: dict[str, str]) -> AtomicOutput:
+def open_output(fs: HadoopFS, cfg: RunConfig, command: str) -> AtomicOutput:
     """The run's output, refused now (before any work) if it is taken or overlaps a path the
-    run reads (``reads``: how each is named, ``--input``, to its path)."""
-    check_apart_on_fs(fs, (cfg.name("output.path"), cfg.output.path), reads)
+    run reads (:meth:`RunConfig.read_paths`: ``--input``, ``--model``)."""
+    check_apart_on_fs(fs, (cfg.name("output.path"), cfg.output.path), cfg.read_paths())
     out = AtomicOutput(fs, cfg, command)
     out.check()
     return out
@@ -331,7 +340,11 @@ class SavedModel:
 
 
 def load_saved_model(fs: HadoopFS, path: str, name: str) -> SavedModel:
-    """A model from a run directory (``model/`` + ``scaler.json``) or a model directory."""
+    """A model from a run directory (``model/`` + ``scaler.json``) or a model directory.
+
+    A model directory named ``model`` is taken for a run's (its ``scaler.json`` is beside
+    it); any other holds a model alone, without scaling, whatever its parent holds.
+    """
     path = path.rstrip("/")
     fix = (
         "pass a fit run's output directory (it holds model/ and scaler.json), or a directory "
@@ -341,12 +354,14 @@ def load_saved_model(fs: HadoopFS, path: str, name: str) -> SavedModel:
     if kind != "dir":
         what = "does not exist" + _resolved(fs, path) if kind is None else "is a file"
         raise KMeansInputError(f"{name} {path!r} {what}; {fix}.")
-    run_dir = path
+    run_dir: str | None = path
     if fs.exists(f"{path}/model/metadata"):
         model_path = f"{path}/model"
     elif fs.exists(f"{path}/metadata"):
         model_path = path
-        run_dir = path.rsplit("/", 1)[0]
+        head, _, base = path.rpartition("/")
+        # a bare "model" (or "/model") has its parent only once qualified (file:/cwd)
+        run_dir = (head or fs.qualify(path).rpartition("/")[0]) if base == "model" else None
     else:
         raise KMeansInputError(
             f"{name} {path!r} holds no model (no model/metadata or metadata inside); {fix}."
@@ -355,13 +370,16 @@ def load_saved_model(fs: HadoopFS, path: str, name: str) -> SavedModel:
         model = KMeansModel.load(model_path)
         centers = np.array(model.clusterCenters(), dtype=np.float64)
     except Exception as exc:  # whatever is wrong with the files, the user fixes it the same
-        first = (str(exc).strip() or type(exc).__name__).splitlines()[0][:300]
+        failure = read_failure(error_text(exc))
+        if failure is not None and not failure.corrupt:
+            raise  # the files could not be reached, a retry may read them: exit 1
         raise KMeansInputError(
-            f"{name} {path!r}: the model {model_path!r} cannot be loaded ({first}); {fix}."
+            f"{name} {path!r}: the model {model_path!r} cannot be loaded "
+            f"({one_line(exc)[:500].rstrip('.')}); {fix}."
         ) from None
     scaler = None
     scaler_path = f"{run_dir}/scaler.json"
-    if fs.kind(scaler_path) == "file":
+    if run_dir is not None and fs.kind(scaler_path) == "file":
         try:
             scaler = Scaler.from_json(fs.read_text(scaler_path))
             if len(scaler.features) != centers.shape[1]:

@@ -1,6 +1,10 @@
 """``predict``: assign the input to a saved model's clusters (its scaling applied again) and
 write ``OUTPUT/assignments/`` and ``OUTPUT/summary.json``, atomically, with the job's
 marker (``_KMEANS_SPARK``) and ``_SUCCESS``.
+
+An input without usable rows (a partition that has not landed, a filter that keeps none)
+fails the run (exit 2), as it fails a fit: a scheduled scoring run must not write empty
+assignments that look like a result.
 """
 
 from __future__ import annotations
@@ -12,102 +16,65 @@ from typing import TYPE_CHECKING, Any
 
 from kmeans_spark.app import flags, runner
 from kmeans_spark.app.config import RunConfig
-from kmeans_spark.app.paths import check_apart, template
 from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.options import OPTIONS
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
-
-    from kmeans_spark.app.io import SavedModel
+    from pyspark.sql import SparkSession
 
 log = logging.getLogger("kmeans_spark")
 
 HELP = "assign new data to a saved model's clusters; write assignments/ and summary.json"
 DESCRIPTION = "Score the input with a saved model (its scaling applied again)."
-#: What to read and write, and what to do with bad rows; the rest comes with the model.
+#: The model, what to read and write, and what to do with bad rows; the rest comes with the
+#: model.
 KEYS = tuple(
-    o.key for o in OPTIONS if o.key and (o.table in ("input", "output") or o.key == "job.bad_rows")
+    o.key
+    for o in OPTIONS
+    if o.key and (o.table in ("input", "output") or o.key in ("job.model", "job.bad_rows"))
 )
-MODEL_FLAG = "--model"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        MODEL_FLAG,
-        required=True,
-        metavar="DIR",
-        help="a fit run's output directory (or its model/); may contain {run_date}",
-    )
     flags.add_job_flags(parser, KEYS)
 
 
 def run(args: argparse.Namespace) -> int:
     cfg = flags.config_from_args(args, KEYS)
-    model_path = template(args.model, cfg.run_date)
-    check_apart((cfg.name("output.path"), cfg.output.path), {MODEL_FLAG: model_path})
-    log.info(
-        "predict: config %s, run date %s, model %s, input %s (%s), output %s (mode %s)",
-        cfg.source,
-        cfg.run_date,
-        model_path,
-        cfg.input.path,
-        cfg.input.format,
-        cfg.output.path,
-        cfg.output.mode,
+    if not cfg.job.model:
+        raise KMeansInputError(
+            "no model to score with; pass --model DIR (a fit run's output directory), or set "
+            "job.model."
+        )
+    runner.log_start("predict", cfg)
+    return runner.run_on_spark(
+        "predict", cfg, predict, args.verbose, getattr(args, "session", None)
     )
 
-    def work(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
-        return predict(spark, cfg, model_path)
 
-    return runner.run_on_spark("predict", cfg, work, args.verbose)
-
-
-def model_features(saved: SavedModel, df: DataFrame, cfg: RunConfig) -> list[str]:
-    """The features to score, in the model's order: the scaler's names, else the model's
-    input columns; ``--features``, if given, must name the same columns (in any order)."""
-    from kmeans_spark.app.features import SCALED_PREFIX, resolve_features
-
-    inputs = saved.model.getInputCols() or []
-    if saved.scaler is None and any(c.startswith(SCALED_PREFIX) for c in inputs):
-        raise KMeansInputError(
-            f"no scaler.json next to the model {saved.path!r}; pass the fit run's output "
-            f"directory (it holds model/ and scaler.json) to {MODEL_FLAG}."
-        )
-    trained = saved.scaler.features if saved.scaler else list(inputs)
-    patterns = cfg.input.features or trained
-    if not patterns:
-        raise KMeansInputError(
-            f"the model {saved.path!r} names no feature columns (it reads one vector column); "
-            "pass --features with its columns, in the model's order."
-        )
-    selected = resolve_features(df, patterns, cfg.input.id_cols)
-    width = saved.centers.shape[1]
-    if (trained and sorted(selected) != sorted(trained)) or len(selected) != width:
-        shown = f"features [{', '.join(trained)}]" if trained else f"{width} features"
-        raise KMeansInputError(
-            f"the model was trained on {shown}, but [{', '.join(selected)}] were "
-            "selected; pass the model's features."
-        )
-    return list(trained or selected)
-
-
-def predict(spark: SparkSession, cfg: RunConfig, model_path: str) -> dict[str, Any]:
+def predict(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
     """Assign the configured input to a saved model's clusters; write assignments."""
     from kmeans_spark.app import features, io
     from kmeans_spark.app.scaler import Scaler
 
     fs = io.HadoopFS(spark)
-    reads = {cfg.name("input.path"): cfg.input.path, MODEL_FLAG: model_path}
-    out = io.open_output(fs, cfg, "predict", reads)
-    saved = io.load_saved_model(fs, model_path, MODEL_FLAG)
-    df = io.read_input(spark, fs, cfg)
-    features.check_columns(df, cfg.input.id_cols, "id")
-    names = model_features(saved, df, cfg)
+    out = io.open_output(fs, cfg, "predict")
+    name = cfg.name("job.model")
+    saved = io.load_saved_model(fs, cfg.job.model, name)
+    patterns = cfg.input.features or features.trained_features(saved, name)
+    if not patterns:
+        raise KMeansInputError(
+            f"the model {saved.path!r} names no feature columns (it reads one vector column); "
+            "pass --features with its columns, in the model's order."
+        )
+
+    def model_order(selected: list[str]) -> list[str]:
+        return features.model_features(saved, selected, name)
+
+    inp = features.load_input(spark, fs, cfg, patterns, {}, model_order)
+    names = inp.features
     scaler = saved.scaler or Scaler.identity(names)
-    stats = features.input_stats(df, names)
-    features.check_rows(stats, cfg)
-    data = features.prepared(df, cfg, names, stats, scaler)
+    data = features.prepared(inp.df, cfg, names, inp.stats, scaler)
     model = saved.model.copy()
     model.setInputCols([features.SCALED_PREFIX + c for c in names]).setDistanceCol("distance")
     scored = features.assignments(model.transform(data), cfg, names)
@@ -119,19 +86,15 @@ def predict(spark: SparkSession, cfg: RunConfig, model_path: str) -> dict[str, A
             for r in written.groupBy("prediction").count().collect()
             if r["prediction"] is not None
         }
-        result = {
-            "command": "predict",
-            "run_date": cfg.run_date,
-            "model": saved.path,
-            "input": cfg.input.path,
-            "output": cfg.output.path,
-            "features": names,
-            "rows_read": stats.rows,
-            "rows_dropped": stats.bad_rows if cfg.job.bad_rows == "drop" else 0,
-            "cluster_sizes": [counts.get(i, 0) for i in range(saved.centers.shape[0])],
-            "config": runner.redacted(cfg),
-            "versions": runner.versions(),
-        }
+        result = runner.base_result(
+            "predict",
+            cfg,
+            inp.stats.rows,
+            inp.rows_dropped,
+            model=saved.path,
+            features=names,
+            cluster_sizes=[counts.get(i, 0) for i in range(saved.centers.shape[0])],
+        )
         fs.write_text(out.path("summary.json"), json.dumps(result, indent=2))
     log.info("wrote %s", fs.qualify(out.final))
     return result

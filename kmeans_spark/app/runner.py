@@ -1,17 +1,18 @@
-"""What every command that works on data shares: its SparkSession (spark-submit's, or a
-local one for ``python -m``), the run's summary fields (config without secrets, versions,
-timings), and the one-line JSON result on stdout that a scheduler can parse.
+"""What every command that works on data shares: its first log lines, its SparkSession
+(spark-submit's, or a local one for ``python -m``), the run's summary fields (what it read
+and wrote, config without secrets, versions, timings), and the one-line JSON result on
+stdout that a scheduler can parse.
 
 pyspark is imported only when a session starts.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
 import platform
-import re
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -41,6 +42,25 @@ BRIEF = (
 )
 
 
+def log_start(command: str, cfg: RunConfig) -> None:
+    """The run's first lines: its config's source, run date, input and output, and the
+    ``[job]`` keys the command uses (``k=5, ...``; ``model=...`` for predict)."""
+    log.info(
+        "%s: config %s, run date %s, input %s (%s), output %s (mode %s)",
+        command,
+        cfg.source,
+        cfg.run_date,
+        cfg.input.path,
+        cfg.input.format,
+        cfg.output.path,
+        cfg.output.mode,
+    )
+    job = dataclasses.asdict(cfg.job)
+    used = [f"{k}={v}" for k, v in job.items() if f"job.{k}" in cfg.keys]
+    if used:
+        log.info("%s: %s", command, ", ".join(used))
+
+
 def under_spark_submit() -> bool:
     """spark-submit starts the JVM first and hands Python its gateway port."""
     return "PYSPARK_GATEWAY_PORT" in os.environ
@@ -67,31 +87,57 @@ def job_session(app_name: str, spark: SparkConfig) -> SparkSession:
     return local_session(app_name, master=spark.master, conf=conf)
 
 
-def run_on_spark(command: str, cfg: RunConfig, work: Work, verbose: bool = False) -> int:
+def run_on_spark(
+    command: str,
+    cfg: RunConfig,
+    work: Work,
+    verbose: bool = False,
+    session: SparkSession | None = None,
+) -> int:
     """Start the session, do ``work``, print its brief result; the session stops after
-    (unless spark-submit owns it)."""
+    (unless spark-submit owns it). A given ``session`` (the tests' own) is used as it is and
+    left running."""
     if not verbose:
         quiet_pyspark_loggers()
-    spark = job_session(f"kmeans-spark {command} {cfg.run_date}", cfg.spark)
-    spark.sparkContext.setLogLevel(cfg.spark.settings.get("kmeans_spark.logLevel", "WARN"))
+    spark = session or job_session(f"kmeans-spark {command} {cfg.run_date}", cfg.spark)
     try:
+        if session is None:
+            spark.sparkContext.setLogLevel(cfg.spark.log_level)  # checked with the config
         result = work(spark, cfg)
     finally:
-        if not under_spark_submit():
+        if session is None and not under_spark_submit():
             spark.stop()
     print(json.dumps({k: result[k] for k in BRIEF if k in result}), flush=True)
     return 0
 
 
-SECRET = re.compile(r"secret|password|token|credential|access\.?key", re.IGNORECASE)
-
-
 def redacted(cfg: RunConfig) -> dict[str, Any]:
     """The config for summary.json, without the values of Spark settings that look like
-    credentials (``--conf spark.hadoop.fs.s3a.secret.key=...``)."""
+    credentials (``--conf spark.hadoop.fs.s3a.secret.key=...``; the rule is
+    :data:`kmeans_spark.session.SECRET_SETTING`)."""
+    from kmeans_spark.session import masked
+
     config = cfg.as_dict()
-    config["spark"] = {k: ("***" if SECRET.search(k) else v) for k, v in config["spark"].items()}
+    config["spark"] = masked(config["spark"])
     return config
+
+
+def base_result(
+    command: str, cfg: RunConfig, rows_read: int, rows_dropped: int, **fields: Any
+) -> dict[str, Any]:
+    """A run's summary: what every command reports (the command, run date, input, output,
+    rows read and dropped), then ``fields``, then the config (secrets masked) and versions."""
+    return {
+        "command": command,
+        "run_date": cfg.run_date,
+        "input": cfg.input.path,
+        "output": cfg.output.path,
+        "rows_read": rows_read,
+        "rows_dropped": rows_dropped,
+        **fields,
+        "config": redacted(cfg),
+        "versions": versions(),
+    }
 
 
 def versions() -> dict[str, str]:

@@ -14,7 +14,10 @@ from typing import Any
 
 import numpy as np
 
-METHODS = ("none", "standard", "minmax")
+from kmeans_spark.options import BY_KEY
+
+#: The scalings, as ``job.scale`` declares them.
+METHODS = BY_KEY["job.scale"].choices
 
 
 @dataclass

@@ -41,6 +41,7 @@ from .timing import interleaved, warm_up
 from .variants import RUNNERS, Bench, Run
 
 if TYPE_CHECKING:
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
 
@@ -52,24 +53,45 @@ def run_preset(
     cfg: Config, spark: SparkSession, args: argparse.Namespace, log: MllibLog | None
 ) -> dict[str, Any]:
     """One preset: data, cached input, warm-up, the timed repeats, medians, ratios, floor
-    and memory; prints the tables and returns the JSON record."""
-    sc = spark.sparkContext
+    and memory; prints the tables and returns the JSON record. The cached inputs are
+    unpersisted whatever happens."""
     if "sklearn" in cfg.variants and not _importable("sklearn"):
         print("scikit-learn is not installed: no scikit-learn row", file=sys.stderr)
         cfg.variants.remove("sklearn")
     print(f"[{cfg.preset}] data: n={cfg.n} d={cfg.d} k={cfg.k}", file=sys.stderr, flush=True)
     x, path, data_info = load_data(cfg)
     df = cached_input(spark, path, cfg.partitions)
-    rdd = cached_rdd(df) if "mllib_rdd_init" in cfg.variants else None
-    b = Bench(
-        cfg=cfg,
-        x=x,
-        df=df,
-        rdd=rdd,
-        init=initial_centers(x, cfg.k, cfg.seed),
-        log=log,
-        jobs=SparkJobs(sc),
-    )
+    rdd = None
+    try:
+        rdd = cached_rdd(df) if "mllib_rdd_init" in cfg.variants else None
+        b = Bench(
+            cfg=cfg,
+            x=x,
+            df=df,
+            rdd=rdd,
+            init=initial_centers(x, cfg.k, cfg.seed),
+            log=log,
+            jobs=SparkJobs(spark.sparkContext),
+        )
+        measured = _measure(cfg, b, spark.sparkContext, data_info)
+    finally:
+        if rdd is not None:
+            rdd.unpersist()
+        df.unpersist()
+    return {
+        "args": vars(args),
+        "config": {**asdict(cfg), "json_path": str(cfg.json_path), "data_dir": str(cfg.data_dir)},
+        "versions": versions(spark.sparkContext),
+        "machine": machine(),
+        "data": data_info,
+        "initial_centers_for_same_init": "k distinct data points drawn with --seed",
+        **measured,
+    }
+
+
+def _measure(cfg: Config, b: Bench, sc: SparkContext, data_info: dict[str, Any]) -> dict[str, Any]:
+    """The preset's measurements on its cached input: warm-up, interleaved repeats, medians,
+    ratios, floor, memory; prints the tables."""
     probe = MemoryProbe(jvm_pid(sc))
     order = sorted(cfg.variants, key=lambda v: v != "mllib_rdd_init")
     warmup = warm_up(order, lambda key: RUNNERS[key](b).record(), cfg.preset)
@@ -83,13 +105,13 @@ def run_preset(
         peaks[key] = merge_peaks(peaks[key], probe.peak_mb())
         raw[key].append(run.record())
         last[key] = run
-    sse_values = {key: sse(x, last[key].centers) for key in order}
+    sse_values = {key: sse(b.x, last[key].centers) for key in order}
     by_order = summarize_all(order, raw, sse_values)
     medians = {key: by_order[key] for key in cfg.variants}  # table order
     ratios_table = table_ratios(medians)
     ratios_all = all_ratios(medians)
-    floor = measure_floor(sc, x, b.init, cfg.partitions) if cfg.floor else None
-    memory = memory_record(peaks, probe, x, storage_info(sc))
+    floor = measure_floor(sc, b.x, b.init, cfg.partitions) if cfg.floor else None
+    memory = memory_record(peaks, probe, b.x, storage_info(sc))
     oracle = data_info.get("oracle_sse")
     for m in medians.values():
         m["sse_over_oracle"] = ratio(m["sse"], oracle)
@@ -100,16 +122,7 @@ def run_preset(
     if floor is not None:
         print_floor(floor, medians)
     print_memory(cfg, memory)
-    if rdd is not None:
-        rdd.unpersist()
-    df.unpersist()
     return {
-        "args": vars(args),
-        "config": {**asdict(cfg), "json_path": str(cfg.json_path), "data_dir": str(cfg.data_dir)},
-        "versions": versions(sc),
-        "machine": machine(),
-        "data": data_info,
-        "initial_centers_for_same_init": "k distinct data points drawn with --seed",
         "warmup": warmup,
         "raw": raw,
         "medians": medians,

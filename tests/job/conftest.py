@@ -28,11 +28,28 @@ class Run:
         return [line for line in text.splitlines() if line.startswith("error: ")]
 
 
+FAST_JVM_START = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
+
+def in_process(spark: Any, capsys: pytest.CaptureFixture[str], *args: str) -> Run:
+    """The job's command line run in this process on the tests' session (its checks that
+    need Spark, without the ~10 s of a spark-submit): exit code, stdout, stderr."""
+    from kmeans_spark.app import cli
+
+    capsys.readouterr()
+    code = cli.main(list(args), spark=spark)
+    captured = capsys.readouterr()
+    return Run(code, captured.out, captured.err)
+
+
 def submit(
     *args: str, master: str = "local[2]", timeout: int = 600, env: dict[str, str] | None = None
 ) -> Run:
     env = {**os.environ, **(env or {})}
     env["KMEANS_SPARK_VENV"] = str(Path(sys.executable).parent.parent)
+    # the driver JVM of these small runs starts faster with C1 only and a serial GC (about
+    # 1.5 s of 13 s per run, measured); the job's own logging rule is unaffected
+    env.setdefault("SPARK_SUBMIT_OPTS", FAST_JVM_START)
     proc = subprocess.run(
         ["bash", str(ROOT / "scripts" / "submit.sh"), "--master", master, *args],
         capture_output=True,

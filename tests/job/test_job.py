@@ -6,8 +6,10 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ import pytest
 
 from kmeans_spark.datagen import make_blobs
 
-from .conftest import ROOT, Run, assert_nothing_written, submit, summary
+from .conftest import ROOT, Run, assert_nothing_written, in_process, submit, summary
 
 FIT = ["fit", "--features", "x*", "--id-cols", "id", "--k", "4", "--seed", "3"]
 
@@ -253,27 +255,37 @@ def test_nan_and_inf_rows_under_both_policies(dirty: Path, tmp_path: Path) -> No
     assert 5 not in ids and 6 not in ids and len(ids) == 398
 
 
-@pytest.mark.parametrize(
-    ("extra", "message"),
-    [
-        (
-            ["--input", "{missing}"],
-            r"^error: --input '.*/missing' does not exist; check the path, and --run-date "
-            r"\(\d{4}-\d\d-\d\d\) if it uses \{run_date\}\.$",
-        ),
-        (["--features", "x0,nope"], r"feature column 'nope' matches no column of the input"),
-        (["--features", "x0", "--k", "5000"], r"the input has 3500 rows, fewer than k=5000"),
-        (["--where", "dt = '1999-01-01'"], r"has no usable rows .*filter: dt = '1999-01-01'"),
-        (
-            ["--where", "nonsense_column > 1"],
-            r"^error: --where 'nonsense_column > 1' is not a valid filter of the input "
-            r"\(\[UNRESOLVED_COLUMN",
-        ),
-        (["--id-cols", "ident"], r"id column 'ident' does not exist in the input"),
-    ],
-)
+#: (flags, the one line), run through spark-submit (``True``: end to end, log and exit code
+#: as a scheduler sees them) or in-process on the tests' session (the same checks, faster).
+BAD_INPUT = [
+    (
+        ["--input", "{missing}"],
+        r"^error: --input '.*/missing' does not exist; check the path, and --run-date "
+        r"\(\d{4}-\d\d-\d\d\) if it uses \{run_date\}\.$",
+        True,
+    ),
+    (["--features", "x0,nope"], r"feature column 'nope' matches no column of the input", False),
+    (["--features", "x0", "--k", "5000"], r"the input has 3500 rows, fewer than k=5000", False),
+    (["--where", "dt = '1999-01-01'"], r"has no usable rows .*filter: dt = '1999-01-01'", False),
+    (
+        ["--where", "nonsense_column > 1"],
+        r"^error: --where 'nonsense_column > 1' is not a valid filter of the input "
+        r"\(\[UNRESOLVED_COLUMN",
+        True,
+    ),
+    (["--id-cols", "ident"], r"id column 'ident' does not exist in the input", False),
+]
+
+
+@pytest.mark.parametrize(("extra", "message", "end_to_end"), BAD_INPUT)
 def test_bad_input_exits_2_with_one_line(
-    lake: Path, tmp_path: Path, extra: list[str], message: str
+    spark: Any,
+    capsys: pytest.CaptureFixture[str],
+    lake: Path,
+    tmp_path: Path,
+    extra: list[str],
+    message: str,
+    end_to_end: bool,
 ) -> None:
     out = tmp_path / "run"
     base = {"--input": str(lake / "csv"), "--features": "x*", "--id-cols": "id"}
@@ -285,7 +297,7 @@ def test_bad_input_exits_2_with_one_line(
         i += 2
     for flag, value in flags.items():
         args += [flag, value]
-    result = submit(*args)
+    result = submit(*args) if end_to_end else in_process(spark, capsys, *args)
     assert result.code == 2, result.stderr[-3000:]
     lines = result.error_lines()
     assert len(lines) == 1, result.stderr[-3000:]
@@ -453,9 +465,8 @@ def test_a_damaged_model_directory_is_one_clear_error(
 ) -> None:
     """What predict and --init-model say about the directories they read (in-process: the
     checks run on the tests' session, no spark-submit needed)."""
-    from kmeans_spark.app.config import load_config
+    from kmeans_spark.app.features import model_features
     from kmeans_spark.app.io import HadoopFS, load_saved_model
-    from kmeans_spark.app.predict import model_features
     from kmeans_spark.errors import KMeansInputError
 
     fs = HadoopFS(spark)
@@ -466,14 +477,42 @@ def test_a_damaged_model_directory_is_one_clear_error(
         damage(copy)
         return str(copy)
 
+    def garbage(run: Path, checksums: bool) -> None:
+        """Overwrite the model's centres with bytes that are not Parquet: with the .crc side
+        files of the good bytes, Hadoop's checksum finds it first; without, Parquet."""
+        for part in (run / "model" / "data").glob("part-*"):
+            crc = part.with_name(f".{part.name}.crc")
+            if checksums and not crc.exists():  # Hadoop's format: magic, chunk size, CRC32s
+                good = part.read_bytes()
+                sums = [zlib.crc32(good[i : i + 512]) for i in range(0, len(good), 512)]
+                crc.write_bytes(b"crc\0" + struct.pack(f">i{len(sums)}I", 512, *sums))
+            if not checksums:
+                crc.unlink(missing_ok=True)
+            part.write_bytes(b"not parquet at all\n")
+
+    fix = (
+        r"; pass a fit run's output directory \(it holds model/ and scaler.json\), or a "
+        r"directory a KMeansModel \(ours or pyspark.ml's\) was saved to\.$"
+    )
     cases = {
         str(tmp_path / "nope"): r"--model '.*/nope' does not exist; pass a fit run's output",
         str(csv_run / "centers.csv"): r"--model '.*/centers.csv' is a file; pass a fit run's",
         damaged("no-model", lambda d: shutil.rmtree(d / "model")): r"holds no model \(no model",
         damaged("no-data", lambda d: shutil.rmtree(d / "model" / "data")): (
-            r"--model '.*/no-data': the model '.*/no-data/model' cannot be loaded \(.*\); pass "
-            r"a fit run's output directory \(it holds model/ and scaler.json\), or a "
-            r"directory a KMeansModel \(ours or pyspark.ml's\) was saved to\.$"
+            r"^--model '.*/no-data': the model '.*/no-data/model' cannot be loaded \(the model "
+            r"at .*/no-data/model has metadata but no data/ \(its centres\); it was not saved "
+            r"completely: save it again\)" + fix
+        ),
+        damaged("bad-data", lambda d: garbage(d, checksums=False)): (
+            r"^--model '.*/bad-data': the model '.*/bad-data/model' cannot be loaded \("
+            r"java.lang.RuntimeException: file:/.*/bad-data/model/data/part-[^ ]+\.parquet is "
+            r"not a Parquet file. Expected magic number at tail, but found \[97, 108, 108, 10\]"
+            r"\)" + fix
+        ),
+        damaged("bad-checksum", lambda d: garbage(d, checksums=True)): (
+            r"^--model '.*/bad-checksum': the model '.*/bad-checksum/model' cannot be loaded \("
+            r"org.apache.hadoop.fs.ChecksumException: Checksum error: file:/.*/bad-checksum/"
+            r"model/data/part-[^ ]+\.parquet at 0 exp: -?\d+ got: -?\d+\)" + fix
         ),
         damaged("bad-scaler", lambda d: (d / "scaler.json").write_text("{oops")): (
             r"--model '.*/bad-scaler': '.*/bad-scaler/scaler.json' is not the scaler of this "
@@ -488,9 +527,96 @@ def test_a_damaged_model_directory_is_one_clear_error(
         with pytest.raises(KMeansInputError, match=message):
             load_saved_model(fs, path, "--model")
     saved = load_saved_model(fs, str(csv_run), "--model")
-    df = spark.createDataFrame([(1, 0.0, 1.0, 2.0)], ["id", "x0", "x1", "x2"])
-    cfg = load_config(
-        None, {"input": {"path": "i", "features": "x0,x1"}, "output": {"path": "o"}}, None
+    with pytest.raises(
+        KMeansInputError,
+        match=r"^--model '.*' was trained on features \[x0, x1, x2\], but this run selects "
+        r"\[x0, x1\]; select the model's features with --features, or pass another --model\.$",
+    ):
+        model_features(saved, ["x0", "x1"], "--model")
+    assert model_features(saved, ["x2", "x0", "x1"], "--model") == ["x0", "x1", "x2"]
+
+
+def test_a_file_system_failure_is_the_java_exceptions_own_line(spark: Any) -> None:
+    """An output the job may not write fails in a HadoopFS call: pyspark passes the JVM's
+    exception on as is, and its own text is only ``An error occurred while calling oNN.x``."""
+    from py4j.protocol import Py4JJavaError
+
+    from kmeans_spark.app import cli
+    from kmeans_spark.app.io import HadoopFS
+
+    with pytest.raises(Py4JJavaError) as failed:
+        HadoopFS(spark).write_text("/proc/kmeans-spark-out/summary.json", "{}")
+    assert cli.explain(failed.value) == (
+        cli.EXIT_FAILURE,
+        f"java.io.IOException: Mkdirs failed to create /proc/kmeans-spark-out (exists=false, "
+        f"cwd=file:{os.getcwd()})",
     )
-    with pytest.raises(KMeansInputError, match=r"trained on features \[x0, x1, x2\], but \[x0"):
-        model_features(saved, df, cfg)
+
+
+def test_a_model_is_matched_by_its_own_columns(
+    spark: Any, lake: Path, csv_run: Path, tmp_path: Path
+) -> None:
+    """A model directory not named ``model`` holds a model alone: an unrelated scaler.json
+    beside it is not its scaling, and a warm start from it checks the model's own input
+    columns (a model trained on other columns is refused, not silently used); a run's model/
+    keeps its scaler. In-process: fit stops before any pass over the data."""
+    from kmeans_spark import KMeans
+    from kmeans_spark.app import fit
+    from kmeans_spark.app.config import load_config
+    from kmeans_spark.app.io import HadoopFS, load_saved_model
+    from kmeans_spark.errors import KMeansInputError
+
+    other = tmp_path / "models" / "other"
+    frame = spark.createDataFrame([(float(i), float(i % 3), 1.0) for i in range(12)])
+    KMeans(k=2, seed=1, inputCols=["y0", "y1", "y2"]).fit(frame.toDF("y0", "y1", "y2")).write(
+    ).save(str(other))  # fmt: skip
+    shutil.copy(csv_run / "scaler.json", other.parent / "scaler.json")  # same width, unrelated
+    fs = HadoopFS(spark)
+    assert load_saved_model(fs, str(other), "--init-model").scaler is None
+    assert load_saved_model(fs, str(csv_run / "model"), "--model").scaler is not None
+    out = tmp_path / "out"
+    cfg = load_config(
+        None,
+        {
+            "input": {"path": str(lake / "parquet" / "dt=2026-11-21"), "features": "x*"},
+            "job": {"init_model": str(other)},
+            "output": {"path": str(out)},
+        },
+        None,
+        keys=fit.KEYS,
+    )
+    with pytest.raises(
+        KMeansInputError,
+        match=r"^job.init_model '.*/models/other' was trained on features \[y0, y1, y2\], but "
+        r"this run selects \[x0, x1, x2\]; ",
+    ):
+        fit.fit(spark, cfg)
+    assert_nothing_written(out)
+
+
+def test_predict_refuses_an_input_without_usable_rows(
+    spark: Any, lake: Path, csv_run: Path, tmp_path: Path
+) -> None:
+    """Deliberate: a scheduled scoring run on a partition that has not landed fails loudly
+    (exit 2, fit's message) instead of writing empty assignments."""
+    from kmeans_spark.app import predict
+    from kmeans_spark.app.config import load_config
+    from kmeans_spark.errors import KMeansInputError
+
+    out = tmp_path / "scores"
+    cfg = load_config(
+        None,
+        {
+            "input": {"path": str(lake / "parquet"), "where": "dt = '{run_date}'"},
+            "job": {"model": str(csv_run)},
+            "output": {"path": str(out)},
+        },
+        "2030-01-01",
+        keys=predict.KEYS,
+    )
+    with pytest.raises(
+        KMeansInputError,
+        match=r"^the input '.*/parquet' has no usable rows \(filter: dt = '2030-01-01'\); check",
+    ):
+        predict.predict(spark, cfg)
+    assert_nothing_written(out)

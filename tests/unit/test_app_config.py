@@ -215,3 +215,72 @@ def test_output_apart_from_input(input_path: str, output_path: str, message: str
     tables = layer(input={"path": input_path}, output={"path": output_path})
     with pytest.raises(KMeansInputError, match=message):
         load_config(None, tables, None, flags)
+
+
+# -- what the config says about the run's paths and settings ------------------------------
+
+
+def test_the_read_paths_are_the_commands_own() -> None:
+    """--model is a read path of predict only: fit keeps its output apart from the input."""
+    from kmeans_spark.app import fit, predict
+
+    tables = layer(job={"model": "runs/{run_date}"})
+    scoring = load_config(None, tables, "2026-11-22", keys=predict.KEYS)
+    assert scoring.job.model == "runs/2026-11-22"  # templated as every path
+    assert scoring.read_paths() == {"input.path": "i", "job.model": "runs/2026-11-22"}
+    training = load_config(None, tables, "2026-11-22", keys=fit.KEYS)
+    assert training.read_paths() == {"input.path": "i"}
+    load_config(None, layer(job={"model": "o/x"}), None, keys=fit.KEYS)  # not read: no overlap
+    with pytest.raises(KMeansInputError, match=r"^output.path 'o' contains job.model 'o/x'"):
+        load_config(None, layer(job={"model": "o/x"}), None, keys=predict.KEYS)
+
+
+@pytest.mark.parametrize("output", ["runs/*", "runs/d?", "runs/d[12]", "runs/{a,b}", "o/{oops}"])
+def test_an_output_with_glob_characters_is_refused(output: str) -> None:
+    with pytest.raises(KMeansInputError, match=r"has a glob character .* choose a path without"):
+        load_config(None, layer(output={"path": output}), "2026-11-22")
+
+
+def test_the_log_level_is_checked_before_spark_starts() -> None:
+    cfg = load_config(None, layer(spark={"kmeans_spark.logLevel": "info"}), None)
+    assert cfg.spark.log_level == "info"  # Spark takes any case
+    assert load_config(None, layer(), None).spark.log_level == "WARN"
+    with pytest.raises(KMeansInputError, match=r"^spark setting kmeans_spark.logLevel='LOUD' is"):
+        load_config(None, layer(spark={"kmeans_spark.logLevel": "LOUD"}), None)
+
+
+SECRETS = [
+    "spark.hadoop.fs.s3a.access.key",
+    "spark.hadoop.fs.s3a.secret.key",
+    "spark.hadoop.fs.s3a.session.token",
+    "spark.hadoop.fs.s3a.bucket.lake.access.key",
+    "spark.hadoop.fs.s3a.encryption.key",
+    "spark.hadoop.fs.azure.account.key.acct.dfs.core.windows.net",
+    "spark.hadoop.fs.azure.sas.container.acct.blob.core.windows.net",
+    "spark.hadoop.fs.azure.sas.fixed.token",
+    "spark.hadoop.fs.azure.account.oauth2.client.secret",
+    "spark.hadoop.fs.gs.auth.service.account.private.key",
+    "spark.hadoop.fs.gs.auth.service.account.private.key.id",
+    "spark.hadoop.hadoop.security.credential.provider.path",
+    "spark.authenticate.secret",
+    "spark.ssl.keyStorePassword",
+    "spark.executorEnv.AWS_SECRET_ACCESS_KEY",
+    "spark.kubernetes.authenticate.submission.oauthToken",
+    "spark.datadog.api.key",
+]
+PLAIN = {
+    "spark.sql.shuffle.partitions": "8",
+    "spark.authenticate.enableSaslEncryption": "true",
+    "spark.hadoop.fs.defaultFS": "hdfs://nn:8020",
+    "spark.hadoop.fs.s3a.endpoint": "s3.eu-west-1.amazonaws.com",
+    "spark.io.encryption.keySizeBits": "256",
+    "spark.hadoop.dfs.encryption.key.provider.uri": "kms://http@kms:9600/kms",
+}
+
+
+@pytest.mark.parametrize("key", SECRETS)
+def test_credentials_are_masked_in_the_summary(key: str) -> None:
+    from kmeans_spark.app.runner import redacted
+
+    cfg = load_config(None, layer(spark={key: "hunter2", **PLAIN}), None)
+    assert redacted(cfg)["spark"] == {key: "***", **PLAIN}

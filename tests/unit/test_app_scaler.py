@@ -47,3 +47,10 @@ def test_a_damaged_scaler_json_says_what_is_wrong(change: object, message: str) 
     text = change(good())  # type: ignore[operator]
     with pytest.raises(ValueError, match=message):
         Scaler.from_json(text)
+
+
+def test_the_scalings_are_declared_once() -> None:
+    from kmeans_spark.app.scaler import METHODS
+    from kmeans_spark.options import BY_KEY
+
+    assert METHODS is BY_KEY["job.scale"].choices
