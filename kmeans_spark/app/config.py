@@ -41,6 +41,7 @@ class InputConfig:
     format: str
     features: list[str]
     id_cols: list[str]
+    weight_col: str
     where: str
     header: bool
     delimiter: str

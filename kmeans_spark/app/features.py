@@ -194,7 +194,9 @@ def load_input(
     usable rows is refused."""
     df = io.read_input(spark, fs, cfg)
     check_columns(df, cfg.input.id_cols, "id")
-    names = resolve_features(df, patterns, cfg.input.id_cols)
+    weight = [cfg.input.weight_col] if cfg.input.weight_col else []
+    check_columns(df, weight, "weight")
+    names = resolve_features(df, patterns, [*cfg.input.id_cols, *weight])
     if order is not None:
         names = order(names)
     log.info(
@@ -236,15 +238,18 @@ def prepared(
     stats: InputStats,
     scaler: Scaler,
 ) -> DataFrame:
-    """Id columns, the original features as double, and the scaled features; bad rows
-    dropped or refused according to ``job.bad_rows``."""
+    """Id columns, the original features as double, the weight column (as read: the fit
+    checks it), and the scaled features; bad rows dropped or refused according to
+    ``job.bad_rows``."""
     if stats.bad_rows and cfg.job.bad_rows == "error":
         raise bad_row_error(df, stats, features)
     id_cols = cfg.input.id_cols
     values = {c: numeric(df, c) for c in features}
+    weight = cfg.input.weight_col
     out = df.select(
         *[column(c) for c in id_cols],
         *[values[c].alias(c) for c in features if c not in id_cols],
+        *([column(weight)] if weight and weight not in id_cols else []),
     )
     if stats.bad_rows:
         good = F.lit(True)

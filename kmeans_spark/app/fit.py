@@ -116,6 +116,8 @@ def fit(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
         inputCols=[features.SCALED_PREFIX + c for c in names],
         distanceCol="distance",
     )
+    if cfg.input.weight_col:
+        kmeans.setWeightCol(cfg.input.weight_col)
     if previous is not None:
         warm_start(kmeans, previous, cfg, names, scaler)
     model = runner.timed(phases, "fit", lambda: kmeans.fit(data))

@@ -27,11 +27,13 @@ log = logging.getLogger("kmeans_spark")
 HELP = "assign new data to a saved model's clusters; write assignments/ and summary.json"
 DESCRIPTION = "Score the input with a saved model (its scaling applied again)."
 #: The model, what to read and write, and what to do with bad rows; the rest comes with the
-#: model.
+#: model (scoring takes no weights).
 KEYS = tuple(
     o.key
     for o in OPTIONS
-    if o.key and (o.table in ("input", "output") or o.key in ("job.model", "job.bad_rows"))
+    if o.key
+    and o.key != "input.weight_col"
+    and (o.table in ("input", "output") or o.key in ("job.model", "job.bad_rows"))
 )
 
 

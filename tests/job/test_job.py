@@ -620,3 +620,42 @@ def test_predict_refuses_an_input_without_usable_rows(
     ):
         predict.predict(spark, cfg)
     assert_nothing_written(out)
+
+
+def test_weight_col_weighs_rows_as_the_api_does(
+    spark: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """--weight-col passes instance weights to the fit: a far blob of weight 0 takes no
+    centre (unweighted, it does); the weight column is never a feature, even under '*';
+    a negative weight is one line naming the column."""
+    rng = np.random.default_rng(4)
+    x = np.vstack(
+        [rng.normal(0, 0.3, (200, 2)), rng.normal(10, 0.3, (200, 2)), rng.normal(60, 0.3, (20, 2))]
+    )
+    frame = pd.DataFrame(x, columns=["x0", "x1"])
+    frame["w"] = [1.0] * 400 + [0.0] * 20
+    frame.insert(0, "id", range(420))
+    (tmp_path / "in").mkdir()
+    frame.to_parquet(tmp_path / "in" / "part.parquet", index=False)
+    base = ["fit", "--input", str(tmp_path / "in"), "--features", "*", "--id-cols", "id"]
+    base += ["--k", "2", "--seed", "3"]
+
+    weighted = in_process(
+        spark, capsys, *base, "--weight-col", "w", "--output", str(tmp_path / "w")
+    )
+    assert weighted.code == 0, weighted.stderr[-3000:]
+    s = summary(tmp_path / "w")
+    assert s["features"] == ["x0", "x1"]
+    np.testing.assert_allclose(sorted(s["centers"]), [[0, 0], [10, 10]], atol=0.1)
+
+    plain = in_process(spark, capsys, *base, "--features", "x*", "--output", str(tmp_path / "p"))
+    assert plain.code == 0, plain.stderr[-3000:]
+    assert max(max(c) for c in summary(tmp_path / "p")["centers"]) > 20  # the far blob's centre
+
+    frame.loc[7, "w"] = -2.0
+    frame.to_parquet(tmp_path / "in" / "part.parquet", index=False)
+    refused = in_process(spark, capsys, *base, "--weight-col", "w", "--output", str(tmp_path / "n"))
+    assert refused.code == 2
+    (line,) = refused.error_lines()
+    assert "weight in column 'w' (for example -2.0); weights must be finite and >= 0" in line
+    assert_nothing_written(tmp_path / "n")
