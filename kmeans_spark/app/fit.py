@@ -54,8 +54,7 @@ def run(args: argparse.Namespace) -> int:
         raise KMeansInputError(
             "no feature columns given; pass --features COL,COL,... (names or patterns like 'x*')."
         )
-    runner.log_start("fit", cfg)
-    return runner.run_on_spark("fit", cfg, fit, args.verbose, getattr(args, "session", None))
+    return runner.run_command("fit", cfg, fit, args)
 
 
 def centers_csv(features: list[str], centers: np.ndarray, sizes: list[int]) -> str:

@@ -48,10 +48,7 @@ def run(args: argparse.Namespace) -> int:
             "no model to score with; pass --model DIR (a fit run's output directory), or set "
             "job.model."
         )
-    runner.log_start("predict", cfg)
-    return runner.run_on_spark(
-        "predict", cfg, predict, args.verbose, getattr(args, "session", None)
-    )
+    return runner.run_command("predict", cfg, predict, args)
 
 
 def predict(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:

@@ -8,6 +8,7 @@ pyspark is imported only when a session starts.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import logging
@@ -85,6 +86,13 @@ def job_session(app_name: str, spark: SparkConfig) -> SparkSession:
     # no progress bars between the log lines, as under spark-submit
     conf = {"spark.ui.showConsoleProgress": "false", **spark.session_settings()}
     return local_session(app_name, master=spark.master, conf=conf)
+
+
+def run_command(command: str, cfg: RunConfig, work: Work, args: argparse.Namespace) -> int:
+    """What every data command does once its config is checked: its first log lines, then
+    ``work`` on Spark (on ``args.session`` when ``cli.main`` was given one)."""
+    log_start(command, cfg)
+    return run_on_spark(command, cfg, work, args.verbose, getattr(args, "session", None))
 
 
 def run_on_spark(
