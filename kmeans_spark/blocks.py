@@ -34,6 +34,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -45,7 +46,7 @@ from pyspark.sql.pandas.types import from_arrow_schema
 
 from kmeans_spark import blockstore
 from kmeans_spark.handle import HANDLE_ARROW_SCHEMA, BlockHandle
-from kmeans_spark.load import LoadSettings, load_partition
+from kmeans_spark.load import Affine, LoadSettings, load_partition, transform_block
 from kmeans_spark.session import local_master_cores
 from kmeans_spark.tasks import ROW_WORK, Inline, block_task, merge_in_order, plan_tasks
 from kmeans_spark.tuning import DEFAULT_TUNING, Tuning
@@ -140,6 +141,39 @@ class ResidentBlocks:
         self._loaded = True
         self._plan()
         return self.handles
+
+    def transform(self, affine: Affine, *, spherical: bool) -> list[BlockHandle]:
+        """Rewrite every block as ``(x - offset) / scale`` (unit rows if ``spherical``) where
+        it lies: one job over the cached handles, no read of the input
+        (:func:`kmeans_spark.load.transform_block`). Later rebuilds load with the scaling
+        applied. Returns the new handles."""
+        assert self._rdd is not None, "load() first"
+        settings = replace(self._settings, affine=affine, spherical=spherical)
+        self.generation += 1
+        fit_id, generation = self.fit_id, self.generation
+
+        def rewrite(h: BlockHandle) -> BlockHandle:
+            return transform_block(h, fit_id=fit_id, generation=generation, settings=settings)
+
+        rdd = self._rdd.map(rewrite).persist(StorageLevel.MEMORY_ONLY)
+        rdd.setName(f"kmeans_spark blocks {fit_id[:8]} g{generation}")
+        handles = sorted(rdd.collect(), key=lambda h: h.partition)
+        self._rdd.unpersist(blocking=False)  # the new handles' lineage still reaches it
+        self._rdd = rdd
+        self._settings = settings
+        missing = [h.partition for h in handles if h.rows and not h.x_path]
+        if missing:
+            log.warning(
+                "block files of partitions %s were not where the scaling ran; rebuilding the "
+                "blocks from the input, scaled",
+                missing,
+            )
+            self.rebuilds += 1
+            self._grouping = False
+            return self.load()
+        self.handles = handles
+        self._plan()
+        return handles
 
     def _plan(self) -> None:
         self._groups = None

@@ -20,7 +20,7 @@ from kmeans_spark.dataset import feature_name, prepare
 from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.handle import BlockHandle
 from kmeans_spark.lloyd import LloydResult, run_lloyd
-from kmeans_spark.load import LoadSettings, check_handles
+from kmeans_spark.load import Affine, InputStage, LoadSettings, check_handles
 from kmeans_spark.model import KMeansModel
 from kmeans_spark.params import KMeansParams
 from kmeans_spark.session import UNIX_SOCKET_IPC
@@ -85,6 +85,7 @@ class KMeans(
     ) -> None:
         super().__init__()
         self._tuning = DEFAULT_TUNING
+        self._input_stage: InputStage | None = None
         self.setParams(**self._input_kwargs)
 
     @keyword_only
@@ -201,6 +202,13 @@ class KMeans(
     def getTuning(self) -> Tuning:
         return self._tuning
 
+    def setInputStage(self, stage: InputStage | None) -> KMeans:
+        """The batch job's hook into the load (:class:`kmeans_spark.load.InputStage`): drop
+        bad rows, see the per-feature statistics, scale the stored blocks; so the job reads
+        its input once before the fit. Not a Spark param, not saved."""
+        self._input_stage = stage
+        return self
+
     # -- fit -----------------------------------------------------------------------------
 
     def _fit(self, dataset: DataFrame) -> KMeansModel:
@@ -210,9 +218,17 @@ class KMeans(
         self._log_start(dataset)
         with self._resident_blocks(dataset) as blocks:
             with _timed(phases, "load"):
-                rows, dim = self._check_blocks(blocks.load())
+                handles = blocks.load()
+                stage = self._input_stage
+                affine = stage.on_load(handles) if stage is not None else None
+                rows, dim = self._check_blocks(handles)
+            if affine is None and self._spherical() and stage is not None and stage.scales:
+                affine = ((0.0,) * dim, (1.0,) * dim)  # the rows still need normalising
+            if affine is not None:
+                with _timed(phases, "scale"):
+                    self._check_blocks(blocks.transform(affine, spherical=self._spherical()))
             with _timed(phases, "init"):
-                init = self._seed_centers(blocks, dim)
+                init = self._seed_centers(blocks, dim, affine)
             with _timed(phases, "lloyd"):
                 lloyd = self._iterate(blocks, init.centers)
         phases["total"] = time.perf_counter() - started
@@ -228,7 +244,8 @@ class KMeans(
             summary.convergenceReason,
             phases["total"],
         )
-        return self._model(lloyd, summary, dataset)
+        # scaled blocks: the centres are not in the dataset's units, so no predictions of it
+        return self._model(lloyd, summary, dataset if affine is None else None)
 
     def _seed(self) -> int:
         seed = self.getSeed()
@@ -260,9 +277,13 @@ class KMeans(
         """The fit's input as resident blocks (loaded on ``load()``, removed on exit)."""
         features = prepare(dataset, self.getFeaturesCol(), self.getInputCols(), self._weight_col())
         random_init = self.getInitMode() == "random" and self.getInitialCenters() is None
+        stage = self._input_stage
         settings = LoadSettings(
             dtype=self.getDtype(),
-            spherical=self._spherical(),
+            # rows scaled later are normalised then: their direction depends on the scaling
+            spherical=self._spherical() and not (stage is not None and stage.scales),
+            drop_bad_rows=stage is not None and stage.drop_bad_rows,
+            column_stats=stage is not None,
             sample_size=self.getK() if random_init else 1,  # random init samples k rows
             seed=self._seed(),
         )
@@ -285,9 +306,11 @@ class KMeans(
             return features.repartition(wanted)
         return features
 
-    def _seed_centers(self, blocks: ResidentBlocks, dim: int) -> seeding.SeedingResult:
+    def _seed_centers(
+        self, blocks: ResidentBlocks, dim: int, affine: Affine | None
+    ) -> seeding.SeedingResult:
         """The initial centres: given (``initialCenters``), random rows, or k-means||."""
-        given = self._given_centers(dim)
+        given = self._given_centers(dim, affine)
         if given is not None:
             return seeding.SeedingResult(centers=given, mode="initialCenters")
         if self.getInitMode() == "random":
@@ -314,14 +337,19 @@ class KMeans(
             tuning=self._tuning,
         )
 
-    def _model(self, lloyd: LloydResult, summary: KMeansSummary, dataset: DataFrame) -> KMeansModel:
+    def _model(
+        self, lloyd: LloydResult, summary: KMeansSummary, dataset: DataFrame | None
+    ) -> KMeansModel:
         """The fitted model: the estimator's uid and params (as Spark's), and a summary
         whose predictions come from the model as fitted (later setters do not change them)."""
         model = self._copyValues(KMeansModel(lloyd.centers, summary, uid=self.uid))
-        as_fitted = model.copy()
-        summary.attach_predictions(
-            model.getPredictionCol(), model.getFeaturesCol(), lambda: as_fitted.transform(dataset)
-        )
+        if dataset is not None:
+            as_fitted = model.copy()
+            summary.attach_predictions(
+                model.getPredictionCol(),
+                model.getFeaturesCol(),
+                lambda: as_fitted.transform(dataset),
+            )
         return model
 
     # -- validation ----------------------------------------------------------------------
@@ -352,9 +380,10 @@ class KMeans(
             feature_name=lambda i: feature_name(i, features_col, input_cols),
         )
 
-    def _given_centers(self, dim: int) -> np.ndarray | None:
+    def _given_centers(self, dim: int, affine: Affine | None = None) -> np.ndarray | None:
         """``initialCenters`` checked against k and the data's dimension (unit rows for
-        cosine), or None when unset."""
+        cosine), or None when unset. They are in the input's units: the scaling of an
+        :class:`InputStage` (``affine``) applies to them as to the rows."""
         given = self.getInitialCenters()
         if given is None:
             return None
@@ -367,6 +396,9 @@ class KMeans(
             )
         if not np.isfinite(centers).all():
             raise KMeansInputError("initialCenters contains NaN or infinite values.")
+        if affine is not None:
+            offset, scale = (np.asarray(v, dtype=np.float64) for v in affine)
+            centers = (centers - offset) / scale
         if self._spherical():
             norms = np.linalg.norm(centers, axis=1)
             if (norms == 0).any():

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from kmeans_spark import blockstore
+from kmeans_spark.colstats import ColumnStats
 
 T = TypeVar("T")
 
@@ -47,6 +48,15 @@ class BlockHandle:
     sample_points: tuple[float, ...] = ()  # those rows, flattened
     origin: tuple[float, ...] = ()  # the block is stored as points - origin (its mean)
     host: str = ""
+    # with LoadSettings.drop_bad_rows: the bad rows left out (``rows`` counts the rest)
+    dropped_rows: int = 0
+    # with LoadSettings.column_stats: per feature, the non-finite values among all rows
+    # read, and the statistics of the rows stored (see kmeans_spark.colstats)
+    bad_per_column: tuple[float, ...] = ()
+    stats_mean: tuple[float, ...] = ()
+    stats_m2: tuple[float, ...] = ()
+    stats_min: tuple[float, ...] = ()
+    stats_max: tuple[float, ...] = ()
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> BlockHandle:
@@ -63,6 +73,18 @@ class BlockHandle:
     @property
     def origin_array(self) -> np.ndarray | None:
         return np.asarray(self.origin, dtype=np.float64) if self.origin else None
+
+    @property
+    def column_stats(self) -> ColumnStats:
+        """The statistics of the stored rows (empty unless the load was asked for them)."""
+        return ColumnStats.of_handle_fields(
+            self.rows,
+            self.stats_mean,
+            self.stats_m2,
+            self.stats_min,
+            self.stats_max,
+            self.dim,
+        )
 
     def state_path(self, name: str) -> str:
         """A per-block state file beside the block (k-means|| distances, for example)."""

@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from kmeans_spark import blockstore
 from kmeans_spark.arrow import FeatureChunks, feature_chunks
+from kmeans_spark.colstats import ColumnStats
 from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.handle import BlockHandle
 from kmeans_spark.kernels.distance import normalize_rows, squared_norms, top_indices
@@ -40,15 +41,43 @@ WEIGHT = "__kmeans_weight"
 BAD_ROW_VALUES = 16
 
 
+#: ``(offset, scale)`` per feature: rows are stored as ``(x - offset) / scale``.
+Affine = tuple[tuple[float, ...], tuple[float, ...]]
+
+
 @dataclass(frozen=True)
 class LoadSettings:
     """How a fit stores its blocks: ``dtype`` of the block files, unit rows for cosine
-    (``spherical``), and how many rows each partition offers to the first seeding sample."""
+    (``spherical``), and how many rows each partition offers to the first seeding sample.
+
+    For the batch job: ``drop_bad_rows`` leaves rows with non-finite features out (counted
+    in the handle) instead of refusing the partition; ``column_stats`` records per-feature
+    statistics and bad-value counts (for scaling and messages); ``affine`` (offset, scale)
+    stores ``(x - offset) / scale`` instead of ``x`` (a rebuild of scaled blocks, see
+    :func:`transform_block`).
+    """
 
     dtype: str = "float64"
     spherical: bool = False
     sample_size: int = 1
     seed: int = 0
+    drop_bad_rows: bool = False
+    column_stats: bool = False
+    affine: Affine | None = None
+
+
+@dataclass(frozen=True)
+class InputStage:
+    """The batch job's part in a fit's load (``KMeans.setInputStage``), so the job reads its
+    input once before the fit: the load drops bad rows (``drop_bad_rows``) and records
+    per-feature statistics; ``on_load`` sees every handle before the fit validates them
+    (it raises the job's own messages: bad rows, no usable rows) and returns the scaling to
+    apply to the stored blocks, or None. ``scales`` says it may return one: then cosine
+    rows are normalised only after scaling (their direction depends on it)."""
+
+    on_load: Callable[[Sequence[BlockHandle]], Affine | None]
+    drop_bad_rows: bool = False
+    scales: bool = False
 
 
 def load_partition(
@@ -61,10 +90,10 @@ def load_partition(
 ) -> BlockHandle:
     """Validate one partition's rows and store them as a block; see the module docstring.
 
-    A partition with bad rows, bad weights or rows of mixed length stores nothing: its
-    handle carries what is wrong, for the driver's one-line error.
+    A partition with bad rows (unless ``settings.drop_bad_rows``), bad weights or rows of
+    mixed length stores nothing: its handle carries what is wrong, for the driver's
+    one-line error.
     """
-    spherical = settings.spherical
     batch_list = list(batches)
     weighted = bool(batch_list) and WEIGHT in batch_list[0].schema.names
     # the partition stays Arrow; numpy views of its chunks stream into the block file
@@ -79,18 +108,66 @@ def load_partition(
     if fc.mismatch or fc.rows == 0:
         total_rows = sum(b.num_rows for b in batch_list)
         return _with(base, rows=total_rows, dim_mismatch=fc.mismatch)
+    if settings.affine is not None:
+        offset, scale = (np.asarray(v, dtype=np.float64) for v in settings.affine)
+        fc = FeatureChunks([(p - offset) / scale for p in fc.parts], fc.dim, 0, fc.valid)
     w = (
         pa.chunked_array([b.column(WEIGHT) for b in batch_list]).to_numpy().astype(np.float64)
         if weighted
         else np.ones(fc.rows, dtype=np.float64)
     )
-    found = _scan(fc, w, spherical)
+    found = _scan(fc, settings.column_stats)
+    keep = found.pop("keep")
+    column_stats = found.pop("stats")
+    if found["bad_rows"] and settings.drop_bad_rows:
+        found["dropped_rows"], found["bad_rows"] = found["bad_rows"], 0
+        masks = [
+            np.ones(p.shape[0], bool) if k is None else k
+            for p, k in zip(fc.parts, keep, strict=True)
+        ]
+        fc = FeatureChunks(
+            [p if k is None else p[k] for p, k in zip(fc.parts, keep, strict=True)],
+            fc.dim,
+            0,
+            np.ones(fc.rows - found["dropped_rows"], dtype=bool),
+        )
+        w = w[np.concatenate(masks)]
+        if fc.rows == 0:
+            return _with(base, rows=0, **found)
+    found.update(_check_weights(w))
+    if settings.spherical:
+        found["zero_rows"] = sum(int(np.count_nonzero(squared_norms(p) == 0)) for p in fc.parts)
     if found["bad_rows"] or found["bad_weights"]:
         return _with(base, rows=fc.rows, **{**found, "zero_rows": 0})
-    total = found.pop("sum")
+    return _store(
+        fc,
+        w if weighted else None,
+        found["sum"],
+        base,
+        fit_id=fit_id,
+        generation=generation,
+        settings=settings,
+        found={**found, **(column_stats.as_tuples() if column_stats else {})},
+    )
+
+
+def _store(
+    fc: FeatureChunks,
+    w: np.ndarray | None,
+    total: np.ndarray,
+    base: BlockHandle,
+    *,
+    fit_id: str,
+    generation: int,
+    settings: LoadSettings,
+    found: dict[str, Any],
+) -> BlockHandle:
+    """Draw the partition's seeding sample, write the block (and weight) file, and return
+    the handle of what was stored."""
+    spherical = settings.spherical
     origin = np.zeros(fc.dim) if spherical else total / fc.rows
-    rng = np.random.default_rng([settings.seed, 0x5EED, partition])
-    keys = sampling_keys(w, rng)
+    rng = np.random.default_rng([settings.seed, 0x5EED, base.partition])
+    keys = sampling_keys(np.ones(fc.rows) if w is None else w, rng)
     take = top_indices(keys, settings.sample_size)  # O(n), unlike sorting every key
     take = take[np.isfinite(keys[take])]
     points = fc.take(take)
@@ -102,21 +179,21 @@ def load_partition(
         # mean, so GEMM-form distances keep their precision
         return normalize_rows(part)[0] if spherical else part - origin
 
-    x_path = blockstore.block_path(fit_id, generation, partition, "x")
+    x_path = blockstore.block_path(fit_id, generation, base.partition, "x")
     blockstore.save_rows(
         x_path, (fc.rows, fc.dim), np.dtype(settings.dtype), (stored(p) for p in fc.parts)
     )
     w_path = ""
-    if weighted:
-        w_path = blockstore.block_path(fit_id, generation, partition, "w")
+    if w is not None:
+        w_path = blockstore.block_path(fit_id, generation, base.partition, "w")
         blockstore.save_array(w_path, w)
-    _remove_older_generations(fit_id, generation, partition)
+    _remove_older_generations(fit_id, generation, base.partition)
     return _with(
         base,
         rows=fc.rows,
         x_path=x_path,
         w_path=w_path,
-        weight_sum=float(w.sum()),
+        weight_sum=float(fc.rows if w is None else w.sum()),
         sample_keys=tuple(float(v) for v in keys[take]),
         sample_points=tuple(float(v) for v in points.ravel()),
         origin=tuple(float(v) for v in origin),
@@ -124,32 +201,124 @@ def load_partition(
     )
 
 
-def _scan(fc: FeatureChunks, w: np.ndarray, spherical: bool) -> dict[str, Any]:
-    """Bad rows (the first one kept), bad weights, zero rows (cosine) and the sum of the
-    rows (for the mean), in one pass over the chunks."""
+def _scan(fc: FeatureChunks, column_stats: bool) -> dict[str, Any]:
+    """Bad rows (the first one kept, and which rows to keep), the sum of the good rows (for
+    the mean) and, if asked, per-feature bad counts and statistics of the good rows, in
+    one pass over the chunks."""
     found: dict[str, Any] = {"bad_rows": 0, "zero_rows": 0}
     total = np.zeros(fc.dim)
+    per_column = np.zeros(fc.dim, dtype=np.int64)
+    stats = ColumnStats.empty(fc.dim) if column_stats else None
+    keep: list[np.ndarray | None] = []  # per chunk: the good rows, None for all
     start = 0
     for part in fc.parts:
         rows = part.shape[0]
-        bad = ~np.isfinite(part).all(axis=1) | ~fc.valid[start : start + rows]
+        finite = np.isfinite(part)
+        bad = ~finite.all(axis=1) | ~fc.valid[start : start + rows]
         bad_here = int(bad.sum())
-        if bad_here and not found["bad_rows"]:
-            first = int(np.argmax(bad))
-            found["bad_row_index"] = start + first
-            found["bad_row"] = tuple(float(v) for v in part[first, :BAD_ROW_VALUES])
+        if bad_here:
+            if not found["bad_rows"]:
+                first = int(np.argmax(bad))
+                found["bad_row_index"] = start + first
+                found["bad_row"] = tuple(float(v) for v in part[first, :BAD_ROW_VALUES])
+            per_column += (~finite).sum(axis=0)
+            good = ~bad
+            keep.append(good)
+            kept = part[good]
+        else:
+            keep.append(None)
+            kept = part
         found["bad_rows"] += bad_here
-        if spherical:
-            found["zero_rows"] += int(np.count_nonzero(squared_norms(part) == 0))
-        elif not found["bad_rows"]:
-            total += part.sum(axis=0)
+        total += kept.sum(axis=0)
+        if stats is not None:
+            stats = stats.merge(ColumnStats.of_rows(kept))
         start += rows
+    found["sum"] = total
+    found["stats"] = stats
+    found["keep"] = keep
+    if column_stats:
+        found["bad_per_column"] = tuple(float(v) for v in per_column)
+    return found
+
+
+def _check_weights(w: np.ndarray) -> dict[str, Any]:
     bad_w = ~np.isfinite(w) | (w < 0)
-    found["bad_weights"] = int(bad_w.sum())
+    found: dict[str, Any] = {"bad_weights": int(bad_w.sum())}
     if found["bad_weights"]:
         found["bad_weight"] = float(w[int(np.argmax(bad_w))])
-    found["sum"] = total
     return found
+
+
+#: Rows per chunk when a stored block is rewritten (bounded memory, whatever the block).
+TRANSFORM_CHUNK_ROWS = 1 << 16
+
+
+def transform_block(
+    handle: BlockHandle, *, fit_id: str, generation: int, settings: LoadSettings
+) -> BlockHandle:
+    """Rewrite one stored block as ``(x - offset) / scale`` (``settings.affine``), unit rows
+    when ``settings.spherical``, as block ``generation``; return its handle.
+
+    This is how the batch job scales its features without reading the input again: the
+    load stored the raw rows (centred, and for cosine not yet normalised: a row's direction
+    depends on the scaling) and their statistics; the driver chose the scaling from those;
+    each block is then rewritten where it lies. A block stored centred on ``origin``
+    becomes centred on ``(origin - offset) / scale``, so only the file's columns are divided.
+    A retried task whose source file is already gone finds the finished target and returns
+    the same handle; a source missing altogether (its executor lost) gives a handle with no
+    ``x_path``, and the caller rebuilds the blocks from the input.
+    """
+    if handle.rows == 0 or not handle.x_path:
+        return _with(handle, generation=generation)
+    assert settings.affine is not None
+    offset, scale = (np.asarray(v, dtype=np.float64) for v in settings.affine)
+    origin = handle.origin_array
+    assert origin is not None
+    spherical = settings.spherical
+    x_path = blockstore.block_path(fit_id, generation, handle.partition, "x")
+    source = blockstore.open_block(handle.x_path)
+    zero_rows = 0
+    if source is not None:
+
+        def rewritten() -> Iterable[np.ndarray]:
+            nonlocal zero_rows
+            for start in range(0, handle.rows, TRANSFORM_CHUNK_ROWS):
+                part = np.asarray(source[start : start + TRANSFORM_CHUNK_ROWS], np.float64)
+                if spherical:
+                    unit, zero = normalize_rows((part + origin - offset) / scale)
+                    zero_rows += int(zero.sum())
+                    yield unit
+                else:
+                    yield part / scale
+
+        blockstore.save_rows(
+            x_path, (handle.rows, handle.dim), np.dtype(settings.dtype), rewritten()
+        )
+    elif os.path.exists(x_path):  # a retry: this task already wrote it
+        if spherical:
+            done = blockstore.open_block(x_path)
+            zero_rows = 0 if done is None else int(np.count_nonzero(squared_norms(done) == 0))
+    else:
+        return _with(handle, x_path="")
+    w_path = ""
+    if handle.w_path:
+        w_path = blockstore.block_path(fit_id, generation, handle.partition, "w")
+        if not os.path.exists(w_path):
+            blockstore.save_array(w_path, np.load(handle.w_path, allow_pickle=False))
+    _remove_older_generations(fit_id, generation, handle.partition)
+    points = (np.asarray(handle.sample_points).reshape(-1, handle.dim) - offset) / scale
+    if spherical:
+        points = normalize_rows(points)[0]
+    new_origin = np.zeros(handle.dim) if spherical else (origin - offset) / scale
+    return _with(
+        handle,
+        generation=generation,
+        x_path=x_path,
+        w_path=w_path,
+        zero_rows=zero_rows,
+        sample_points=tuple(float(v) for v in points.ravel()),
+        origin=tuple(float(v) for v in new_origin),
+    )
 
 
 def _with(base: BlockHandle, **values: Any) -> BlockHandle:

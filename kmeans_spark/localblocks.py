@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -18,7 +19,14 @@ import pyarrow as pa
 
 from kmeans_spark import blockstore
 from kmeans_spark.handle import BlockHandle
-from kmeans_spark.load import FEATURES, WEIGHT, LoadSettings, load_partition
+from kmeans_spark.load import (
+    FEATURES,
+    WEIGHT,
+    Affine,
+    LoadSettings,
+    load_partition,
+    transform_block,
+)
 from kmeans_spark.tasks import ROW_WORK, Inline, block_task, merge_in_order, plan_tasks
 from kmeans_spark.tuning import DEFAULT_TUNING, Tuning
 
@@ -55,6 +63,8 @@ class LocalBlocks:
         tuning: Tuning = DEFAULT_TUNING,
     ) -> None:
         self.fit_id = uuid.uuid4().hex
+        self.settings = settings
+        self.generation = 0
         self.handles: list[BlockHandle] = [
             load_partition(
                 [rows_batch(x, None if weights is None else weights[p])],
@@ -65,11 +75,29 @@ class LocalBlocks:
             )
             for p, x in enumerate(parts)
         ]
+        self._k, self._tuning = k, tuning
+        self._plan()
+        self.passes = 0
+
+    def _plan(self) -> None:
         dim = max((h.dim for h in self.handles), default=0)
-        self.groups = plan_tasks(self.handles, dim * k + ROW_WORK, tuning.min_task_work) or [
+        work = dim * self._k + ROW_WORK
+        self.groups = plan_tasks(self.handles, work, self._tuning.min_task_work) or [
             [h] for h in self.handles
         ]
-        self.passes = 0
+
+    def transform(self, affine: Affine, *, spherical: bool) -> list[BlockHandle]:
+        """As :meth:`kmeans_spark.blocks.ResidentBlocks.transform`, in this process."""
+        self.settings = replace(self.settings, affine=affine, spherical=spherical)
+        self.generation += 1
+        self.handles = [
+            transform_block(
+                h, fit_id=self.fit_id, generation=self.generation, settings=self.settings
+            )
+            for h in self.handles
+        ]
+        self._plan()
+        return self.handles
 
     def share(self, value: Any) -> contextlib.AbstractContextManager[Any]:
         return contextlib.nullcontext(Inline(value))

@@ -1,26 +1,31 @@
 """The features of a run, on the Spark side: which columns (names or glob patterns, or a
-saved model's), their values as numbers, one statistics pass (rows, bad rows, mean, std,
-min, max), and the scaled columns the model reads. :func:`load_input` is what every command
-starts with. The scaling itself is :mod:`.scaler` (numpy, no Spark).
+saved model's), their values as numbers, the counts of rows and bad rows (made by the pass
+that does the work: the fit's load, predict's scoring), and the scaled columns the model
+reads. :func:`load_input` is what every command starts with. The scaling itself is
+:mod:`.scaler` (numpy, no Spark); its statistics come from the fit's load
+(:class:`FitStage`).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame, SparkSession
+import numpy as np
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import NumericType, StringType
 
 from kmeans_spark.app import io
 from kmeans_spark.app.config import RunConfig
-from kmeans_spark.app.runner import timed
 from kmeans_spark.app.scaler import Scaler
+from kmeans_spark.colstats import ColumnStats
 from kmeans_spark.dataset import column
 from kmeans_spark.errors import KMeansInputError
+from kmeans_spark.handle import BlockHandle
+from kmeans_spark.load import Affine, InputStage
 
 log = logging.getLogger("kmeans_spark")
 
@@ -112,72 +117,52 @@ def not_finite(value: Column) -> Column:
 
 
 @dataclass
-class InputStats:
+class InputCounts:
+    """What a command found in its input: rows read, rows with a null, NaN, infinite or
+    non-numeric feature (``bad_rows``), and those per feature column. Counted by the pass
+    that also does the work (the fit's load, predict's scoring), never by a pass of its own.
+    """
+
     rows: int
     bad_rows: int
     bad_per_column: dict[str, int]
-    mean: list[float]
-    std: list[float]
-    minimum: list[float]
-    maximum: list[float]
 
-
-def input_stats(df: DataFrame, features: list[str]) -> InputStats:
-    """One pass: row count, bad rows per column, and the scaling statistics of good rows."""
-    values = {c: numeric(df, c) for c in features}
-    bad = {c: not_finite(v) for c, v in values.items()}
-    any_bad = F.lit(False)
-    for flag in bad.values():
-        any_bad = any_bad | flag
-    aggs = [F.count(F.lit(1)).alias("rows"), F.sum(any_bad.cast("long")).alias("bad")]
-    for i, c in enumerate(features):
-        good = F.when(~any_bad, values[c])
-        aggs += [
-            F.sum(bad[c].cast("long")).alias(f"b{i}"),
-            F.avg(good).alias(f"m{i}"),
-            F.stddev_pop(good).alias(f"s{i}"),
-            F.min(good).alias(f"lo{i}"),
-            F.max(good).alias(f"hi{i}"),
-        ]
-    row = df.agg(*aggs).first()
-    assert row is not None
-    n = len(features)
-
-    def floats(prefix: str) -> list[float]:
-        return [
-            float(row[f"{prefix}{i}"]) if row[f"{prefix}{i}"] is not None else 0.0 for i in range(n)
-        ]
-
-    return InputStats(
-        rows=int(row["rows"]),
-        bad_rows=int(row["bad"] or 0),
-        bad_per_column={c: int(row[f"b{i}"] or 0) for i, c in enumerate(features)},
-        mean=floats("m"),
-        std=floats("s"),
-        minimum=floats("lo"),
-        maximum=floats("hi"),
-    )
-
-
-def check_rows(stats: InputStats, cfg: RunConfig) -> None:
-    """Refuse a run with nothing to work on (an empty partition, a filter that keeps none)."""
-    if stats.rows - (stats.bad_rows if cfg.job.bad_rows == "drop" else 0) == 0:
-        raise KMeansInputError(
-            f"the input {cfg.input.path!r} has no usable rows"
-            + (f" (filter: {cfg.input.where})" if cfg.input.where else "")
-            + "; check the path, the run date and the --where filter."
+    @classmethod
+    def of_handles(cls, handles: Sequence[BlockHandle], features: list[str]) -> InputCounts:
+        """From the fit's load: each partition's rows and bad rows (refused, or dropped)."""
+        per_column = np.zeros(len(features))
+        for h in handles:
+            if h.bad_per_column:
+                per_column += np.asarray(h.bad_per_column)
+        return cls(
+            rows=sum(h.rows + h.dropped_rows for h in handles),
+            bad_rows=sum(h.bad_rows + h.dropped_rows for h in handles),
+            bad_per_column={c: int(v) for c, v in zip(features, per_column, strict=True)},
         )
+
+    def check(self, df: DataFrame, cfg: RunConfig, features: list[str]) -> int:
+        """Refuse bad rows under ``job.bad_rows=error`` (with the first one's row number and
+        value) and an input with nothing to work on (an empty partition, a filter that keeps
+        none); return the number of rows dropped."""
+        if self.bad_rows and cfg.job.bad_rows == "error":
+            raise bad_row_error(df, self, features)
+        dropped = self.bad_rows if cfg.job.bad_rows == "drop" else 0
+        if self.rows - dropped == 0:
+            raise KMeansInputError(
+                f"the input {cfg.input.path!r} has no usable rows"
+                + (f" (filter: {cfg.input.where})" if cfg.input.where else "")
+                + "; check the path, the run date and the --where filter."
+            )
+        return dropped
 
 
 @dataclass
 class RunInput:
-    """What a command has read: the filtered input, the feature columns in the order the run
-    uses, their statistics, and how many rows ``job.bad_rows=drop`` leaves out."""
+    """What a command has read: the filtered input and the feature columns in the order the
+    run uses (no pass over the data yet)."""
 
     df: DataFrame
     features: list[str]
-    stats: InputStats
-    rows_dropped: int
 
 
 def load_input(
@@ -185,13 +170,12 @@ def load_input(
     fs: io.HadoopFS,
     cfg: RunConfig,
     patterns: list[str],
-    phases: dict[str, float],
     order: Callable[[list[str]], list[str]] | None = None,
 ) -> RunInput:
-    """Read the input, check the id columns, choose the features (``patterns``; ``order``,
-    if given, checks them and returns them in the order to use, before any pass over the
-    data), then one statistics pass, timed in ``phases["input_stats"]``; an input without
-    usable rows is refused."""
+    """Read the input, check the id and weight columns, choose the features (``patterns``;
+    ``order``, if given, checks them and returns them in the order to use). No pass over
+    the data: the command's own pass (the fit's load, predict's scoring) validates and
+    counts the rows as it goes."""
     df = io.read_input(spark, fs, cfg)
     check_columns(df, cfg.input.id_cols, "id")
     weight = [cfg.input.weight_col] if cfg.input.weight_col else []
@@ -207,60 +191,127 @@ def load_input(
         names,
         cfg.input.id_cols,
     )
-    stats = timed(phases, "input_stats", lambda: input_stats(df, names))
-    log.info("input rows: %d, bad rows: %d (%s)", stats.rows, stats.bad_rows, cfg.job.bad_rows)
-    check_rows(stats, cfg)
-    dropped = stats.bad_rows if cfg.job.bad_rows == "drop" else 0
-    return RunInput(df, names, stats, dropped)
+    return RunInput(df, names)
 
 
-def bad_row_error(df: DataFrame, stats: InputStats, features: list[str]) -> KMeansInputError:
+def fit_columns(df: DataFrame, cfg: RunConfig, features: list[str]) -> DataFrame:
+    """The features as double under their own names (text parsed; unparseable text is null,
+    which the load counts as bad), and the weight column as read (the fit checks it)."""
+    weight = cfg.input.weight_col
+    return df.select(
+        *[numeric(df, c).alias(c) for c in features],
+        *([column(weight)] if weight else []),
+    )
+
+
+class FitStage:
+    """The job's part in the fit's load (:class:`kmeans_spark.load.InputStage`): from the
+    handles, count the rows and bad rows, refuse what ``job.bad_rows`` refuses, and choose
+    the scaling from the per-feature statistics the load recorded. So a fit reads its input
+    once before fitting; the scaling is applied to the stored blocks, not by another read."""
+
+    def __init__(self, df: DataFrame, cfg: RunConfig, features: list[str]) -> None:
+        self._df, self._cfg, self._features = df, cfg, features
+        self.counts = InputCounts(0, 0, {c: 0 for c in features})
+        self.dropped = 0
+        self.scaler = Scaler.identity(features)
+
+    def input_stage(self) -> InputStage:
+        return InputStage(
+            on_load=self._loaded,
+            drop_bad_rows=self._cfg.job.bad_rows == "drop",
+            scales=self._cfg.job.scale != "none",
+        )
+
+    def _loaded(self, handles: Sequence[BlockHandle]) -> Affine | None:
+        names = self._features
+        self.counts = InputCounts.of_handles(handles, names)
+        log.info(
+            "input rows: %d, bad rows: %d (%s)",
+            self.counts.rows,
+            self.counts.bad_rows,
+            self._cfg.job.bad_rows,
+        )
+        self.dropped = self.counts.check(self._df, self._cfg, names)
+        stats = ColumnStats.combine((h.column_stats for h in handles), len(names))
+        self.scaler = Scaler.from_stats(
+            self._cfg.job.scale,
+            names,
+            stats.mean.tolist(),
+            stats.std.tolist(),
+            stats.minimum.tolist(),
+            stats.maximum.tolist(),
+        )
+        if self.scaler.method == "none":
+            return None
+        return tuple(self.scaler.offset), tuple(self.scaler.scale)
+
+
+def bad_row_error(df: DataFrame, counts: InputCounts, features: list[str]) -> KMeansInputError:
     """The one-line error for bad rows under ``bad_rows=error``: the column, the count, and
-    the first offending row's number and value (found by a second pass, only on this path)."""
-    name = next(c for c in features if stats.bad_per_column[c])
+    the first offending row's number and value (found by a second pass, only on this path:
+    it shows the text as written, which the load saw only as a missing number)."""
+    name = next(c for c in features if counts.bad_per_column[c])
     flag = not_finite(numeric(df, name))
     raw = df.select(column(name).cast("string").alias("v"), flag.alias("bad")).rdd
     first = raw.zipWithIndex().filter(lambda pair: pair[0]["bad"]).first()
     value, index = first[0]["v"], first[1]
     shown = "null" if value is None else repr(value)
     return KMeansInputError(
-        f"column {name!r} has {stats.bad_per_column[name]} rows that are not finite numbers "
+        f"column {name!r} has {counts.bad_per_column[name]} rows that are not finite numbers "
         f"(null, NaN, infinite or non-numeric text), e.g. row {index + 1} with value {shown}; "
-        f"{stats.bad_rows} rows are affected in all. Fix or remove them, or pass "
+        f"{counts.bad_rows} rows are affected in all. Fix or remove them, or pass "
         "--bad-rows drop to skip them."
     )
 
 
-def prepared(
-    df: DataFrame,
-    cfg: RunConfig,
-    features: list[str],
-    stats: InputStats,
-    scaler: Scaler,
-) -> DataFrame:
-    """Id columns, the original features as double, the weight column (as read: the fit
-    checks it), and the scaled features; bad rows dropped or refused according to
-    ``job.bad_rows``."""
-    if stats.bad_rows and cfg.job.bad_rows == "error":
-        raise bad_row_error(df, stats, features)
+#: Name of the per-row flag :func:`prepared` adds: some feature is not a finite number.
+BAD = "__kmeans_bad"
+
+
+def prepared(df: DataFrame, cfg: RunConfig, features: list[str], scaler: Scaler) -> DataFrame:
+    """Id columns, the original features as double, the scaled features (the columns the
+    model reads), and the flag :data:`BAD`."""
     id_cols = cfg.input.id_cols
     values = {c: numeric(df, c) for c in features}
-    weight = cfg.input.weight_col
     out = df.select(
         *[column(c) for c in id_cols],
         *[values[c].alias(c) for c in features if c not in id_cols],
-        *([column(weight)] if weight and weight not in id_cols else []),
     )
-    if stats.bad_rows:
-        good = F.lit(True)
-        for c in features:
-            good = good & ~not_finite(column(c))
-        out = out.where(good)
+    bad = F.lit(False)
+    for c in features:
+        bad = bad | not_finite(column(c))
     scaled = [
         ((column(c) - F.lit(off)) / F.lit(sc)).alias(SCALED_PREFIX + c)
         for c, off, sc in zip(features, scaler.offset, scaler.scale, strict=True)
     ]
-    return out.select("*", *scaled)
+    return out.select("*", *scaled, bad.alias(BAD))
+
+
+def observe_counts(
+    data: DataFrame, features: list[str]
+) -> tuple[DataFrame, Callable[[], InputCounts]]:
+    """``data`` (of :func:`prepared`) with its rows and bad rows counted by the action that
+    reads it (Spark's ``Observation``: no pass of its own), and the means to read the
+    counts once that action has run."""
+    observation = Observation("kmeans_spark_input")
+    bad = [F.sum(not_finite(column(c)).cast("long")).alias(f"b{i}") for i, c in enumerate(features)]
+    observed = data.observe(
+        observation,
+        F.count(F.lit(1)).alias("rows"),
+        F.sum(F.col(BAD).cast("long")).alias("bad"),
+        *bad,
+    )
+
+    def counts() -> InputCounts:
+        got = observation.get
+        return InputCounts(
+            rows=int(got.get("rows") or 0),
+            bad_rows=int(got.get("bad") or 0),
+            bad_per_column={c: int(got.get(f"b{i}") or 0) for i, c in enumerate(features)},
+        )
+
+    return observed, counts
 
 
 def assignments(scored: DataFrame, cfg: RunConfig, features: list[str]) -> DataFrame:

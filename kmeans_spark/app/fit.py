@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from kmeans_spark.app.io import SavedModel
-    from kmeans_spark.app.scaler import Scaler
     from kmeans_spark.estimator import KMeans
 
 log = logging.getLogger("kmeans_spark")
@@ -66,12 +65,11 @@ def centers_csv(features: list[str], centers: np.ndarray, sizes: list[int]) -> s
     return buf.getvalue()
 
 
-def warm_start(
-    kmeans: KMeans, previous: SavedModel, cfg: RunConfig, features: list[str], scaler: Scaler
-) -> None:
+def warm_start(kmeans: KMeans, previous: SavedModel, cfg: RunConfig, features: list[str]) -> None:
     """Start ``kmeans`` from a previous run's centres (its features checked against this
-    run's when the input was read), mapped to this run's feature order and scaling; the
-    previous run's k wins."""
+    run's when the input was read), in this run's feature order and in original units: the
+    fit scales them with this run's scaling, as it scales the rows. The previous run's k
+    wins."""
     from kmeans_spark.app.features import trained_features
 
     name = cfg.name("job.init_model")
@@ -81,14 +79,21 @@ def warm_start(
     by_name = original[:, [known.index(f) for f in features]]  # this run's order
     if centers.shape[0] != cfg.job.k:
         log.warning("k=%d of %s overrides k=%d", centers.shape[0], name, cfg.job.k)
-    kmeans.setInitialCenters(scaler.forward(by_name)).setK(centers.shape[0])
+    kmeans.setInitialCenters(by_name).setK(centers.shape[0])
     log.info("warm start from %s (%d centres)", cfg.job.init_model, centers.shape[0])
 
 
 def fit(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
-    """Fit on the configured input and write the run's output directory; return the summary."""
+    """Fit on the configured input and write the run's output directory; return the summary.
+
+    The input is read once before the fit: the fit's load validates and counts the rows,
+    drops bad ones if asked, and records the statistics the scaling needs
+    (:class:`~kmeans_spark.app.features.FitStage`); the scaling is then applied to the
+    stored blocks. The assignments are a second read, after the fit.
+    """
+    from pyspark.sql import functions as F
+
     from kmeans_spark.app import features, io
-    from kmeans_spark.app.scaler import Scaler
     from kmeans_spark.estimator import KMeans
 
     fs = io.HadoopFS(spark)
@@ -102,27 +107,29 @@ def fit(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
             features.model_features(previous, names, init_name)
         return names
 
-    inp = features.load_input(spark, fs, cfg, cfg.input.features, phases, same_as_previous)
-    names, stats = inp.features, inp.stats
-    scaler = Scaler.from_stats(
-        cfg.job.scale, names, stats.mean, stats.std, stats.minimum, stats.maximum
-    )
-    if scaler.constant:
-        log.warning("features with no spread, left unscaled: %s", scaler.constant)
-    data = features.prepared(inp.df, cfg, names, stats, scaler)
-    kmeans = KMeans(
-        **cfg.job.estimator_params(),
-        inputCols=[features.SCALED_PREFIX + c for c in names],
-        distanceCol="distance",
-    )
+    inp = features.load_input(spark, fs, cfg, cfg.input.features, same_as_previous)
+    names = inp.features
+    stage = features.FitStage(inp.df, cfg, names)
+    kmeans = KMeans(**cfg.job.estimator_params(), inputCols=names, distanceCol="distance")
+    kmeans.setInputStage(stage.input_stage())
     if cfg.input.weight_col:
         kmeans.setWeightCol(cfg.input.weight_col)
     if previous is not None:
-        warm_start(kmeans, previous, cfg, names, scaler)
-    model = runner.timed(phases, "fit", lambda: kmeans.fit(data))
+        warm_start(kmeans, previous, cfg, names)
+    model = runner.timed(
+        phases, "fit", lambda: kmeans.fit(features.fit_columns(inp.df, cfg, names))
+    )
+    scaler = stage.scaler
+    if scaler.constant:
+        log.warning("features with no spread, left unscaled: %s", scaler.constant)
+    # the model's centres are in scaled units: it reads the scaled copies of the features
+    model.setInputCols([features.SCALED_PREFIX + c for c in names])
     summary = model.summary
     centers_scaled = np.array(model.clusterCenters())
     centers = scaler.inverse(centers_scaled)
+    data = features.prepared(inp.df, cfg, names, scaler)
+    if stage.dropped:
+        data = data.where(~F.col(features.BAD))
     with out.writing():
         runner.timed(phases, "write_model", lambda: model.write().save(out.path("model")))
         fs.write_text(out.path("scaler.json"), scaler.to_json())
@@ -133,8 +140,8 @@ def fit(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
         result = runner.base_result(
             "fit",
             cfg,
-            stats.rows,
-            inp.rows_dropped,
+            stage.counts.rows,
+            stage.dropped,
             rows_used=summary.numRows,
             k=summary.k,
             features=names,

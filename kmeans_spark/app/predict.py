@@ -53,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
 
 def predict(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
     """Assign the configured input to a saved model's clusters; write assignments."""
+    from pyspark.sql import functions as F
+
     from kmeans_spark.app import features, io
     from kmeans_spark.app.scaler import Scaler
 
@@ -70,17 +72,22 @@ def predict(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
     def model_order(selected: list[str]) -> list[str]:
         return features.model_features(saved, selected, name)
 
-    inp = features.load_input(spark, fs, cfg, patterns, {}, model_order)
+    inp = features.load_input(spark, fs, cfg, patterns, model_order)
     names = inp.features
-    scaler = saved.scaler or Scaler.identity(names)
-    data = features.prepared(inp.df, cfg, names, inp.stats, scaler)
+    data = features.prepared(inp.df, cfg, names, saved.scaler or Scaler.identity(names))
+    # the rows and bad rows are counted while the assignments are written (one read)
+    observed, counted = features.observe_counts(data, names)
+    if cfg.job.bad_rows == "drop":
+        observed = observed.where(~F.col(features.BAD))
     model = saved.model.copy()
     model.setInputCols([features.SCALED_PREFIX + c for c in names]).setDistanceCol("distance")
-    scored = features.assignments(model.transform(data), cfg, names)
-    with out.writing():
+    scored = features.assignments(model.transform(observed), cfg, names)
+    with out.writing():  # an error below leaves nothing behind
         scored.write.parquet(out.path("assignments"))
+        counts = counted()
+        dropped = counts.check(inp.df, cfg, names)
         written = spark.read.parquet(out.path("assignments"))
-        counts = {
+        sizes = {
             int(r["prediction"]): int(r["count"])
             for r in written.groupBy("prediction").count().collect()
             if r["prediction"] is not None
@@ -88,11 +95,11 @@ def predict(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
         result = runner.base_result(
             "predict",
             cfg,
-            inp.stats.rows,
-            inp.rows_dropped,
+            counts.rows,
+            dropped,
             model=saved.path,
             features=names,
-            cluster_sizes=[counts.get(i, 0) for i in range(saved.centers.shape[0])],
+            cluster_sizes=[sizes.get(i, 0) for i in range(saved.centers.shape[0])],
         )
         fs.write_text(out.path("summary.json"), json.dumps(result, indent=2))
     log.info("wrote %s", fs.qualify(out.final))

@@ -42,6 +42,32 @@ def in_process(spark: Any, capsys: pytest.CaptureFixture[str], *args: str) -> Ru
     return Run(code, captured.out, captured.err)
 
 
+class InputScans:
+    """The stages of this session that read at least ``rows`` records from files (Spark's
+    own input metrics, from its status store): each is one full read of an input of
+    ``rows`` rows. Reading the resident blocks' cached handles records a handful of
+    records per pass, not ``rows``; a pass over block files records none."""
+
+    def __init__(self, spark: Any, rows: int) -> None:
+        self._store = spark.sparkContext._jsc.sc().statusStore()
+        self._rows = rows
+        self._before = {s.stageId() for s in self._stages()}
+
+    def _stages(self) -> list[Any]:
+        defaults = [getattr(self._store, f"stageList$default${i}")() for i in range(2, 6)]
+        seq = self._store.stageList(None, *defaults)
+        return [seq.apply(i) for i in range(seq.size())]
+
+    def since(self) -> list[str]:
+        """Names of the new stages that read the input, oldest first."""
+        new = [s for s in self._stages() if s.stageId() not in self._before]
+        return [
+            str(s.name())
+            for s in sorted(new, key=lambda s: s.stageId())
+            if s.inputRecords() >= self._rows
+        ]
+
+
 def submit(
     *args: str, master: str = "local[2]", timeout: int = 600, env: dict[str, str] | None = None
 ) -> Run:

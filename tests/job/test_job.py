@@ -19,7 +19,15 @@ import pytest
 
 from kmeans_spark.datagen import make_blobs
 
-from .conftest import ROOT, Run, assert_nothing_written, in_process, submit, summary
+from .conftest import (
+    ROOT,
+    InputScans,
+    Run,
+    assert_nothing_written,
+    in_process,
+    submit,
+    summary,
+)
 
 FIT = ["fit", "--features", "x*", "--id-cols", "id", "--k", "4", "--seed", "3"]
 
@@ -77,7 +85,8 @@ def test_fit_writes_a_complete_run_directory(csv_run: Path) -> None:
     assert s["features"] == ["x0", "x1", "x2"] and s["run_date"] == "2026-11-22"
     assert s["config"]["input"]["where"] == "dt = '2026-11-22'"  # the config as TOML tables
     assert json.loads((csv_run / "_KMEANS_SPARK").read_text())["written_by"] == "kmeans-spark"
-    assert {"input_stats", "fit", "write_model", "write_assignments", "engine"} <= set(s["seconds"])
+    assert {"fit", "write_model", "write_assignments", "engine"} <= set(s["seconds"])
+    assert "load" in s["seconds"]["engine"]
     assert set(s["versions"]) == {"kmeans_spark", "pyspark", "numpy", "python"}
     truth = make_blobs(2000, 3, 4, spread=0.5, seed=101).centers
     centers = pd.read_csv(csv_run / "centers.csv")
@@ -659,3 +668,68 @@ def test_weight_col_weighs_rows_as_the_api_does(
     (line,) = refused.error_lines()
     assert "weight in column 'w' (for example -2.0); weights must be finite and >= 0" in line
     assert_nothing_written(tmp_path / "n")
+
+
+def test_the_input_is_read_once_before_the_fit(
+    spark: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """fit reads the input once to load, validate, count, drop bad rows and gather the
+    scaling statistics (the scaling is applied to the stored blocks), and once more to
+    write the assignments; predict reads it once. Counted by Spark's own input metrics."""
+    rng = np.random.default_rng(9)
+    x = np.vstack([rng.normal(c, 0.2, (500, 2)) for c in (0.0, 4.0)]) * [1.0, 1000.0]
+    frame = pd.DataFrame(x, columns=["x0", "x1"])
+    frame.loc[[3, 700], "x1"] = np.nan
+    frame.insert(0, "id", range(len(frame)))
+    (tmp_path / "in").mkdir()
+    frame.to_parquet(tmp_path / "in" / "part.parquet", index=False)
+    args = ["--input", str(tmp_path / "in"), "--id-cols", "id", "--bad-rows", "drop"]
+
+    scans = InputScans(spark, len(frame))
+    fit = in_process(
+        spark,
+        capsys,
+        "fit",
+        *args,
+        "--features",
+        "x*",
+        "--k",
+        "2",
+        "--scale",
+        "standard",
+        "--output",
+        str(tmp_path / "fit"),
+    )
+    assert fit.code == 0, fit.stderr[-3000:]
+    assert len(scans.since()) == 2, scans.since()  # the load, then the assignments
+    s = summary(tmp_path / "fit")
+    assert (s["rows_read"], s["rows_dropped"], s["rows_used"]) == (1000, 2, 998)
+    assert "scale" in s["seconds"]["engine"]
+    # the fit ran on standardised features: both clusters are found although x1 is 1000x x0
+    good = frame.drop(index=[3, 700])
+    blob_means = [good[good["id"] < 500], good[good["id"] >= 500]]
+    np.testing.assert_allclose(
+        sorted(s["centers"]), [b[["x0", "x1"]].mean().to_list() for b in blob_means], rtol=1e-9
+    )
+    scaler = json.loads((tmp_path / "fit" / "scaler.json").read_text())
+    np.testing.assert_allclose(scaler["offset"], good[["x0", "x1"]].mean(), rtol=1e-12)
+    np.testing.assert_allclose(scaler["scale"], good[["x0", "x1"]].std(ddof=0), rtol=1e-12)
+    a = read_assignments(tmp_path / "fit")
+    assert len(a) == 998 and set(a["prediction"]) == {0, 1}
+
+    scans = InputScans(spark, len(frame))
+    predict = in_process(
+        spark,
+        capsys,
+        "predict",
+        *args,
+        "--model",
+        str(tmp_path / "fit"),
+        "--output",
+        str(tmp_path / "predict"),
+    )
+    assert predict.code == 0, predict.stderr[-3000:]
+    assert len(scans.since()) == 1, scans.since()
+    p = summary(tmp_path / "predict")
+    assert (p["rows_read"], p["rows_dropped"]) == (1000, 2)
+    assert sorted(p["cluster_sizes"]) == sorted(s["cluster_sizes"])
