@@ -17,6 +17,8 @@ variants   one timed fit of each row: ours, MLlib (ml and RDD API), scikit-learn
 floor      platform limits measured in the same run (GEMM, empty Spark job, in-process step)
 report     medians per variant, ratios, tables (missing values as "-"), plain JSON
 fit        the fit benchmark: one preset, every variant, its tables and JSON
+job        the job end to end: fresh spark-submits of ours and of scripts/mllib_job.py,
+           timed from outside, their phases, outputs checked (Spark only in subprocesses)
 ========== ==================================================================================
 
 Only ``spark``, ``variants``, ``floor`` and ``fit`` touch Spark, and they import ``pyspark``
