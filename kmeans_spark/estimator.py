@@ -19,7 +19,7 @@ from kmeans_spark.blocks import ResidentBlocks
 from kmeans_spark.dataset import feature_name, prepare
 from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.handle import BlockHandle
-from kmeans_spark.lloyd import LloydResult, run_lloyd
+from kmeans_spark.lloyd import LloydResult, run_lloyd_runs
 from kmeans_spark.load import Affine, InputStage, LoadSettings, check_handles
 from kmeans_spark.model import KMeansModel
 from kmeans_spark.params import KMeansParams
@@ -77,6 +77,7 @@ class KMeans(
         intermediateStorageLevel: str = "MEMORY_AND_DISK",
         oversamplingFactor: float = 2.0,
         emptyClusterPolicy: str = "reseed",
+        nInit: int = 1,
         dtype: str = "float64",
         inputCols: list[str] | None = None,
         numPartitions: int = 0,
@@ -107,6 +108,7 @@ class KMeans(
         intermediateStorageLevel: str = "MEMORY_AND_DISK",
         oversamplingFactor: float = 2.0,
         emptyClusterPolicy: str = "reseed",
+        nInit: int = 1,
         dtype: str = "float64",
         inputCols: list[str] | None = None,
         numPartitions: int = 0,
@@ -162,6 +164,9 @@ class KMeans(
         return self._set(intermediateStorageLevel=value)
 
     # -- ours ----------------------------------------------------------------------------
+
+    def setNInit(self, value: int) -> KMeans:
+        return self._set(nInit=value)
 
     def setOversamplingFactor(self, value: float) -> KMeans:
         return self._set(oversamplingFactor=value)
@@ -228,12 +233,25 @@ class KMeans(
                 with _timed(phases, "scale"):
                     self._check_blocks(blocks.transform(affine, spherical=self._spherical()))
             with _timed(phases, "init"):
-                init = self._seed_centers(blocks, dim, affine)
+                inits = self._seed_centers(blocks, dim, affine)
             with _timed(phases, "lloyd"):
-                lloyd = self._iterate(blocks, init.centers)
+                runs = self._iterate(blocks, [i.centers for i in inits])
         phases["total"] = time.perf_counter() - started
+        costs = [r.cost for r in runs]
+        best = int(np.argmin(costs))  # the first of equal costs
+        if len(runs) > 1:
+            log.info("restarts: costs %s, kept run %d", ", ".join(f"{c:.9g}" for c in costs), best)
+        lloyd = runs[best]
         summary = KMeansSummary.of_fit(
-            lloyd, init, blocks, k=self.getK(), rows=rows, dim=dim, phases=phases
+            lloyd,
+            inits[best],
+            blocks,
+            k=self.getK(),
+            rows=rows,
+            dim=dim,
+            phases=phases,
+            run_costs=costs,
+            best_run=best,
         )
         log.info(
             "k-means done: %d rows x %d features, cost %.9g after %d iterations (%s), %.3f s",
@@ -284,7 +302,8 @@ class KMeans(
             spherical=self._spherical() and not (stage is not None and stage.scales),
             drop_bad_rows=stage is not None and stage.drop_bad_rows,
             column_stats=stage is not None,
-            sample_size=self.getK() if random_init else 1,  # random init samples k rows
+            # the load's weighted sample: each restart's first centre, or its k random rows
+            sample_size=(self.getK() if random_init else 1) * self.getNInit(),
             seed=self._seed(),
         )
         return ResidentBlocks(
@@ -308,13 +327,18 @@ class KMeans(
 
     def _seed_centers(
         self, blocks: ResidentBlocks, dim: int, affine: Affine | None
-    ) -> seeding.SeedingResult:
-        """The initial centres: given (``initialCenters``), random rows, or k-means||."""
+    ) -> list[seeding.SeedingResult]:
+        """The initial centres of each restart: given (``initialCenters``: one run), random
+        rows, or k-means||."""
         given = self._given_centers(dim, affine)
         if given is not None:
-            return seeding.SeedingResult(centers=given, mode="initialCenters")
+            if self.getNInit() > 1:
+                log.warning("nInit=%d is ignored: initialCenters are given", self.getNInit())
+            return [seeding.SeedingResult(centers=given, mode="initialCenters")]
         if self.getInitMode() == "random":
-            return seeding.random_init(blocks.handles, self.getK(), dim, self._seed())
+            return seeding.random_init(
+                blocks.handles, self.getK(), dim, self._seed(), runs=self.getNInit()
+            )
         return seeding.kmeans_parallel(
             blocks,
             k=self.getK(),
@@ -324,12 +348,13 @@ class KMeans(
             seed=self._seed(),
             spherical=self._spherical(),
             tuning=self._tuning,
+            runs=self.getNInit(),
         )
 
-    def _iterate(self, blocks: ResidentBlocks, centers: np.ndarray) -> LloydResult:
-        return run_lloyd(
+    def _iterate(self, blocks: ResidentBlocks, starts: list[np.ndarray]) -> list[LloydResult]:
+        return run_lloyd_runs(
             blocks,
-            centers,
+            starts,
             max_iter=self.getMaxIter(),
             tol=self.getTol(),
             spherical=self._spherical(),

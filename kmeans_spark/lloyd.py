@@ -23,7 +23,10 @@ from kmeans_spark.kernels.pruning import CenterMoves, pruned_stats, use_pruning
 from kmeans_spark.kernels.step import (
     CenterUpdate,
     PartialStats,
+    RunLayout,
     max_center_shift,
+    merge_runs,
+    multi_partial_stats,
     partial_stats,
     update_centers,
 )
@@ -130,6 +133,129 @@ def run_lloyd(
         reseeded=reseeded,
         pruned_fraction=pruned,
     )
+
+
+def run_lloyd_runs(
+    blocks: Blocks,
+    starts: list[np.ndarray],
+    *,
+    max_iter: int,
+    tol: float,
+    spherical: bool,
+    reseed_empty: bool,
+    tuning: Tuning = DEFAULT_TUNING,
+) -> list[LloydResult]:
+    """Lloyd for several runs at once (restarts, or the k of a sweep), in shared passes:
+    each pass stacks the centres of the runs still iterating into one matrix (one GEMM per
+    tile, :func:`kmeans_spark.kernels.step.multi_partial_stats`); a run that has converged
+    drops out of later passes. Each run stops by the rule of :func:`run_lloyd` and returns
+    what :func:`run_lloyd` would for its start (up to the rounding of sums over other tile
+    sizes). One run alone is :func:`run_lloyd` itself, with its pruning; several runs skip
+    pruning (its bounds are per run; the shared GEMM is the saving here).
+    """
+    if len(starts) == 1:
+        return [
+            run_lloyd(
+                blocks,
+                starts[0],
+                max_iter=max_iter,
+                tol=tol,
+                spherical=spherical,
+                reseed_empty=reseed_empty,
+                tuning=tuning,
+            )
+        ]
+    states = [_RunState(np.asarray(c, dtype=np.float64)) for c in starts]
+    scale = 0.5 if spherical else 1.0
+    for it in range(1, max_iter + 1):
+        active = [s for s in states if not s.done]
+        if not active:
+            break
+        t0 = time.perf_counter()
+        layout = RunLayout.of([s.centers.shape[0] for s in active])
+        stacked = np.concatenate([s.centers for s in active])
+        n_far = tuple(
+            min(s.centers.shape[0], tuning.max_far_points) if reseed_empty else 0 for s in active
+        )
+        with blocks.share(stacked) as shared:
+            step = functools.partial(_runs_block, shared=shared, layout=layout, n_far=n_far)
+            all_stats = blocks.run(step, merge_runs)
+        seconds = time.perf_counter() - t0
+        for state, stats in zip(active, all_stats, strict=True):
+            state.step(stats, it, tol, spherical, reseed_empty, scale, seconds)
+        log.info(
+            "iteration %d of %d runs: %d converged, %.3f s",
+            it,
+            len(active),
+            sum(s.done for s in active),
+            seconds,
+        )
+    return [s.result() for s in states]
+
+
+@dataclass
+class _RunState:
+    """One run of :func:`run_lloyd_runs` between passes."""
+
+    centers: np.ndarray
+    done: bool = False
+    converged: bool = False
+    update: CenterUpdate | None = None
+    costs: list[float] = field(default_factory=list)
+    shifts: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    reseeded: int = 0
+
+    def step(
+        self,
+        stats: PartialStats,
+        it: int,
+        tol: float,
+        spherical: bool,
+        reseed_empty: bool,
+        scale: float,
+        seconds: float,
+    ) -> None:
+        update = update_centers(stats, self.centers, reseed_empty=reseed_empty, spherical=spherical)
+        shift = max_center_shift(self.centers, update.centers, spherical)
+        self.centers, self.update = update.centers, update
+        self.reseeded += len(update.reseeded)
+        self.costs.append(stats.cost * scale)
+        self.shifts.append(shift)
+        self.seconds.append(seconds)
+        if not update.reseeded and shift <= tol:
+            self.done = self.converged = True
+
+    def result(self) -> LloydResult:
+        update = self.update
+        assert update is not None, "max_iter >= 1"
+        return LloydResult(
+            centers=self.centers,
+            cost=update.cost,
+            cluster_sizes=[int(c) for c in update.counts],
+            cluster_weights=[float(w) for w in update.weights],
+            num_iter=len(self.costs),
+            converged=self.converged,
+            convergence_reason="converged" if self.converged else "maxIter",
+            cost_history=self.costs,
+            shift_history=self.shifts,
+            iteration_seconds=self.seconds,
+            reseeded=self.reseeded,
+            pruned_fraction=[0.0] * len(self.costs),
+        )
+
+
+def _runs_block(
+    h: BlockHandle,
+    x: np.ndarray,
+    w: np.ndarray | None,
+    *,
+    shared: Any,
+    layout: RunLayout,
+    n_far: tuple[int, ...],
+) -> list[PartialStats]:
+    """One pass of several runs on one block (see :func:`run_lloyd_runs`)."""
+    return multi_partial_stats(x, w, shared.value, layout, n_far=n_far, origin=h.origin_array)
 
 
 def _lloyd_block(

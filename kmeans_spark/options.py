@@ -150,6 +150,16 @@ OPTIONS: tuple[Option, ...] = (
         rule=_at_least(1),
     ),
     Option(
+        "nInit",
+        "job.n_init",
+        int,
+        1,
+        "Restarts: run Lloyd from nInit k-means|| (or random) seedings and keep the lowest "
+        "cost; the seeding rounds and iterations of all restarts share their passes over "
+        "the data. The first restart is the fit of nInit=1.",
+        rule=_at_least(1),
+    ),
+    Option(
         "oversamplingFactor",
         None,
         float,

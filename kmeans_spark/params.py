@@ -63,6 +63,7 @@ class KMeansParams(
     k: Param[int] = _param("k")
     initMode: Param[str] = _param("initMode")
     initSteps: Param[int] = _param("initSteps")
+    nInit: Param[int] = _param("nInit")
     oversamplingFactor: Param[float] = _param("oversamplingFactor")
     emptyClusterPolicy: Param[str] = _param("emptyClusterPolicy")
     dtype: Param[str] = _param("dtype")
@@ -97,6 +98,9 @@ class KMeansParams(
     def getInitSteps(self) -> int:
         """Gets the value of `initSteps`."""
         return self.getOrDefault(self.initSteps)
+
+    def getNInit(self) -> int:
+        return self.getOrDefault(self.nInit)
 
     def getOversamplingFactor(self) -> float:
         return self.getOrDefault(self.oversamplingFactor)

@@ -64,14 +64,40 @@ def sample_points(handles: Sequence[BlockHandle], m: int, dim: int) -> np.ndarra
     return all_points[order]
 
 
-def random_init(handles: Sequence[BlockHandle], k: int, dim: int, seed: int) -> SeedingResult:
-    """k distinct rows drawn with probability proportional to weight (no extra pass)."""
-    centers = sample_points(handles, k, dim)
-    if centers.shape[0] < k:  # fewer than k rows of positive weight
-        rng = np.random.default_rng(seed)
-        extra = rng.choice(centers.shape[0], size=k - centers.shape[0])
-        centers = np.concatenate([centers, centers[extra]])
-    return SeedingResult(centers=centers, mode="random")
+def random_init(
+    handles: Sequence[BlockHandle], k: int, dim: int, seed: int, runs: int = 1
+) -> list[SeedingResult]:
+    """k distinct rows per restart drawn with probability proportional to weight (no extra
+    pass): restart ``r`` takes the sample's rows ``r k`` to ``(r + 1) k - 1``."""
+    drawn = sample_points(handles, k * runs, dim)
+    results = []
+    for r in range(runs):
+        centers = drawn[r * k : (r + 1) * k]
+        if centers.shape[0] < k:  # fewer than k rows of positive weight left
+            rng = np.random.default_rng(run_seed(seed, r))
+            pool = drawn if drawn.shape[0] else centers
+            extra = rng.choice(pool.shape[0], size=k - centers.shape[0])
+            centers = np.concatenate([centers, pool[extra]])
+        results.append(SeedingResult(centers=centers, mode="random"))
+    return results
+
+
+def run_seed(seed: int, run: int) -> int:
+    """The seed of restart ``run``: run 0 keeps ``seed`` (so ``nInit=1`` and the first of
+    several restarts are the same fit), the others get well-mixed seeds of their own."""
+    if run == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, run, 0x5EED5]).generate_state(1)[0]) & 0xFFFFFFFFFFFF
+
+
+@dataclass
+class Candidates:
+    """One run's k-means|| candidates, their weights (the weight nearest to each) and the
+    weighted cost about them, before the reduction to k centres."""
+
+    points: np.ndarray
+    weights: np.ndarray
+    cost: float
 
 
 def kmeans_parallel(
@@ -84,69 +110,97 @@ def kmeans_parallel(
     seed: int,
     spherical: bool,
     tuning: Tuning = DEFAULT_TUNING,
-) -> SeedingResult:
-    """k-means|| over resident blocks: ``steps`` sampling rounds and one weighting pass."""
+    runs: int = 1,
+) -> list[SeedingResult]:
+    """k-means|| over resident blocks for ``runs`` restarts: ``steps`` sampling rounds and
+    one weighting pass, each one pass for all runs together; run ``r`` starts from the
+    ``r``-th point of the load's sample and draws with :func:`run_seed` ``(seed, r)``."""
     start = time.perf_counter()
-    candidates = sample_points(blocks.handles, 1, dim)
-    oversampling = oversampling_factor * k
-    known = 0
-    candidate_weights = np.empty(0)
-    candidate_cost = 0.0
-    for rnd in range(1, steps + 2):
-        sampling = rnd <= steps
-        total = candidates.shape[0]
-        prev_known = known
-        with blocks.share(candidates) as shared:
-            step = functools.partial(
-                _seed_block,
-                shared=shared,
-                known=(prev_known, total),
-                rng_key=(seed, rnd) if sampling else None,
-                oversampling=oversampling,
+    seeds = [run_seed(seed, r) for r in range(runs)]
+    found = candidate_rounds(
+        blocks, dim=dim, oversampling=oversampling_factor * k, steps=steps, seeds=seeds
+    )
+    results = []
+    for s, c in zip(seeds, found, strict=True):
+        results.append(
+            SeedingResult(
+                centers=reduce_to(c, k, s, spherical=spherical, tuning=tuning),
+                mode="k-means||",
+                candidates=int(c.points.shape[0]),
+                candidate_cost=c.cost / 2.0 if spherical else c.cost,
             )
-            t0 = time.perf_counter()
-            outcome = blocks.run(step, SeedRound.merge)
-        known = total
-        if sampling:
-            phi = outcome.cost
-            keep = outcome.thresholds > phi
-            new = outcome.points[keep]
-            candidates = np.concatenate([candidates, new])
-            log.info(
-                "k-means|| round %d: cost %.6g, %d new candidates (%d in all), %.3f s",
-                rnd,
-                phi,
-                new.shape[0],
-                candidates.shape[0],
-                time.perf_counter() - t0,
-            )
-        else:
-            candidate_weights = outcome.candidate_weights
-            candidate_cost = outcome.cost
-            log.info("k-means|| candidate weights: %.3f s", time.perf_counter() - t0)
+        )
+    log.info(
+        "k-means|| done: %s candidates reduced to %d centres, %.3f s",
+        "/".join(str(r.candidates) for r in results),
+        k,
+        time.perf_counter() - start,
+    )
+    return results
+
+
+def reduce_to(
+    candidates: Candidates, k: int, seed: int, *, spherical: bool, tuning: Tuning
+) -> np.ndarray:
+    """The weighted candidates reduced to ``k`` centres on the driver (a sweep reduces one
+    candidate set to each of its k)."""
     rng = np.random.default_rng([seed, 0xC0FFEE])
-    centers = reduce_candidates(
-        candidates,
-        candidate_weights,
+    return reduce_candidates(
+        candidates.points,
+        candidates.weights,
         k,
         rng,
         spherical=spherical,
         reductions=tuning.candidate_reductions,
         max_far=tuning.max_far_points,
     )
-    seconds = time.perf_counter() - start
-    log.info(
-        "k-means|| done: %d candidates reduced to %d centres, %.3f s",
-        candidates.shape[0],
-        k,
-        seconds,
-    )
-    return SeedingResult(
-        centers=centers,
-        mode="k-means||",
-        candidates=int(candidates.shape[0]),
-        candidate_cost=candidate_cost / 2.0 if spherical else candidate_cost,
-    )
+
+
+def candidate_rounds(
+    blocks: Blocks, *, dim: int, oversampling: float, steps: int, seeds: list[int]
+) -> list[Candidates]:
+    """The sampling rounds and the weighting pass of k-means||, for one run per seed in
+    the same passes (each run keeps its own per-block state)."""
+    runs = len(seeds)
+    first = sample_points(blocks.handles, runs, dim)
+    if first.shape[0] < runs:  # fewer sampled rows than runs: runs share a first centre
+        first = first[np.arange(runs) % max(first.shape[0], 1)]
+    candidates = [first[r : r + 1] for r in range(runs)]
+    known = [0] * runs
+    weights: list[np.ndarray] = [np.empty(0)] * runs
+    costs = [0.0] * runs
+    for rnd in range(1, steps + 2):
+        sampling = rnd <= steps
+        totals = [c.shape[0] for c in candidates]
+        with blocks.share(tuple(candidates)) as shared:
+            step = functools.partial(
+                _seed_block,
+                shared=shared,
+                known=tuple(zip(known, totals, strict=True)),
+                rng_keys=tuple((s, rnd) for s in seeds) if sampling else None,
+                oversampling=oversampling,
+            )
+            t0 = time.perf_counter()
+            outcomes = blocks.run(step, _merge_rounds)
+        known = totals
+        for r, outcome in enumerate(outcomes):
+            if sampling:
+                keep = outcome.thresholds > outcome.cost
+                candidates[r] = np.concatenate([candidates[r], outcome.points[keep]])
+            else:
+                weights[r], costs[r] = outcome.candidate_weights, outcome.cost
+        log.info(
+            "k-means|| %s %d: %s candidates, %.3f s",
+            "round" if sampling else "weights, pass",
+            rnd,
+            "/".join(str(c.shape[0]) for c in candidates),
+            time.perf_counter() - t0,
+        )
+    return [Candidates(c, w, cost) for c, w, cost in zip(candidates, weights, costs, strict=True)]
+
+
+def _merge_rounds(a: list[SeedRound], b: list[SeedRound]) -> list[SeedRound]:
+    return [x.merge(y) for x, y in zip(a, b, strict=True)]
 
 
 def _seed_block(
@@ -155,13 +209,39 @@ def _seed_block(
     w: np.ndarray | None,
     *,
     shared: Any,
+    known: tuple[tuple[int, int], ...],
+    rng_keys: tuple[tuple[int, int], ...] | None,
+    oversampling: float,
+) -> list[SeedRound]:
+    """One block's k-means|| pass for every run. Per run, ``known`` = (candidates the
+    block's state already covers, candidates in all); ``rng_keys`` = (seed, round) in a
+    sampling round, ``None`` in the weighting pass. The state is each row's distance to
+    its nearest candidate, one file per run."""
+    return [
+        _seed_run(
+            h,
+            x,
+            w,
+            r,
+            shared.value[r],
+            known[r],
+            None if rng_keys is None else rng_keys[r],
+            oversampling,
+        )
+        for r in range(len(known))
+    ]
+
+
+def _seed_run(
+    h: BlockHandle,
+    x: np.ndarray,
+    w: np.ndarray | None,
+    run: int,
+    candidates: np.ndarray,
     known: tuple[int, int],
     rng_key: tuple[int, int] | None,
     oversampling: float,
 ) -> SeedRound:
-    """One block's k-means|| pass. ``known`` = (candidates the block's state already
-    covers, candidates in all); ``rng_key`` = (seed, round) in a sampling round, ``None``
-    in the weighting pass. The state is each row's distance to its nearest candidate."""
     prev_known, total = known
 
     def fold(state: np.ndarray | None) -> tuple[SeedRound, np.ndarray]:
@@ -178,7 +258,7 @@ def _seed_block(
             None if w is None else np.asarray(w),
             sq_dist,
             nearest,
-            shared.value[:total],
+            candidates[:total],
             start_at,
             oversampling=oversampling,
             rng=rng,
@@ -186,5 +266,6 @@ def _seed_block(
         )
         return result, np.stack([sq_dist, nearest.astype(np.float64)])
 
-    state_in = f"seed{prev_known}" if prev_known else None
-    return carry_state(h, state_in, f"seed{total}" if rng_key else None, fold)
+    name = "seed" if run == 0 else f"seed{run}-"
+    state_in = f"{name}{prev_known}" if prev_known else None
+    return carry_state(h, state_in, f"{name}{total}" if rng_key else None, fold)

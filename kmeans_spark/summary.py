@@ -53,7 +53,9 @@ class FitDiagnostics:
     Per iteration: ``shiftHistory`` (largest centre move), ``iterationSeconds`` (driver wall
     time) and ``prunedFraction`` (rows whose distances Hamerly's bounds skipped).
     ``initCandidates`` and ``initCost`` are the k-means|| candidates and their weighted
-    cost; ``phaseSeconds`` has ``load``, ``init``, ``lloyd`` and ``total``.
+    cost; ``phaseSeconds`` has ``load``, ``init``, ``lloyd`` and ``total``. With restarts
+    (``nInit``), ``runCosts`` has every run's final cost and ``bestRun`` the one kept (the
+    lowest; the first on a tie); the rest describes that run.
     """
 
     numPartitions: int = 0
@@ -67,6 +69,8 @@ class FitDiagnostics:
     iterationSeconds: list[float] = field(default_factory=list)
     prunedFraction: list[float] = field(default_factory=list)
     phaseSeconds: dict[str, float] = field(default_factory=dict)
+    runCosts: list[float] = field(default_factory=list)
+    bestRun: int = 0
 
 
 @dataclass
@@ -110,6 +114,8 @@ class KMeansSummary:
         rows: int,
         dim: int,
         phases: dict[str, float],
+        run_costs: list[float] | None = None,
+        best_run: int = 0,
     ) -> KMeansSummary:
         """The summary of a fit: the engine's results, named as Spark names them."""
         diagnostics = FitDiagnostics(
@@ -124,6 +130,8 @@ class KMeansSummary:
             iterationSeconds=lloyd.iteration_seconds,
             prunedFraction=lloyd.pruned_fraction,
             phaseSeconds=phases,
+            runCosts=list(run_costs) if run_costs is not None else [lloyd.cost],
+            bestRun=best_run,
         )
         return cls(
             k=k,

@@ -57,6 +57,7 @@ class JobConfig:
     seed: int
     init_mode: str
     init_steps: int
+    n_init: int
     distance: str
     dtype: str
     partitions: int

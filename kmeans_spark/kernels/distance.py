@@ -69,7 +69,7 @@ class PreparedCenters:
         )
 
 
-def _distance_tile(xc: FloatArray, pc: PreparedCenters, tile: np.ndarray) -> np.ndarray:
+def distance_tile(xc: FloatArray, pc: PreparedCenters, tile: np.ndarray) -> np.ndarray:
     """``|c|^2 - 2 x.c`` for one tile of rows against every centre (``tile`` is scratch):
     the squared distances less each row's own ``|x|^2``, which argmin does not need."""
     out = tile[: xc.shape[0]]
@@ -80,7 +80,7 @@ def _distance_tile(xc: FloatArray, pc: PreparedCenters, tile: np.ndarray) -> np.
 
 def nearest_tile(xc: FloatArray, pc: PreparedCenters, tile: np.ndarray) -> tuple[I64, F64]:
     """Nearest centre and squared distance for one tile of rows (``tile`` is scratch)."""
-    out = _distance_tile(xc, pc, tile)
+    out = distance_tile(xc, pc, tile)
     labels = np.argmin(out, axis=1)
     best = np.take_along_axis(out, labels[:, None], axis=1)[:, 0].astype(np.float64)
     best += squared_norms(xc)
@@ -91,7 +91,7 @@ def nearest_tile(xc: FloatArray, pc: PreparedCenters, tile: np.ndarray) -> tuple
 def two_nearest_tile(xc: FloatArray, pc: PreparedCenters, tile: np.ndarray) -> tuple[I64, F64]:
     """Nearest centre of each row and the squared distance to the *second* nearest (the
     lower bound pruning starts from); ``inf`` when there is one centre."""
-    out = _distance_tile(xc, pc, tile)
+    out = distance_tile(xc, pc, tile)
     labels = np.argmin(out, axis=1)
     if out.shape[1] == 1:
         return labels, np.full(xc.shape[0], np.inf)

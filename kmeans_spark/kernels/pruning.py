@@ -17,7 +17,7 @@ from kmeans_spark.kernels.distance import (
     row_tiles,
     two_nearest_tile,
 )
-from kmeans_spark.kernels.step import PartialStats, _Accumulator
+from kmeans_spark.kernels.step import Accumulator, PartialStats
 
 
 def use_pruning(k: int, d: int, min_k: int = 8, min_kd: int = 256) -> bool:
@@ -78,7 +78,7 @@ def pruned_stats(
     the bounds to pass to the next call (after the centres move again).
     """
     k, d = centers.shape
-    acc = _Accumulator(k, d, n_far)
+    acc = Accumulator(k, d, n_far)
     n = x.shape[0]
     out_bounds = np.empty((2, n))
     if n == 0:

@@ -7,6 +7,7 @@ into new centres, reseeding empty clusters from the far points, so no extra pass
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,10 +18,11 @@ from kmeans_spark.kernels.distance import (
     I64,
     FloatArray,
     PreparedCenters,
+    distance_tile,
     exact_sq_dist,
-    nearest_tile,
     origin_or_zero,
     row_tiles,
+    squared_norms,
     top_indices,
 )
 
@@ -90,8 +92,8 @@ class PartialStats:
         return out
 
 
-class _Accumulator:
-    """Per-tile accumulation shared by :func:`partial_stats` and :func:`pruned_stats`:
+class Accumulator:
+    """Per-tile accumulation shared by :func:`multi_partial_stats` and :func:`pruned_stats`:
     per-centre sums as one sparse one-hot product, weights, counts, costs, far points."""
 
     def __init__(self, k: int, d: int, n_far: int) -> None:
@@ -128,6 +130,29 @@ class _Accumulator:
         return stats
 
 
+@dataclass(frozen=True)
+class RunLayout:
+    """Several runs' centre sets stacked into one ``(sum of k_r, d)`` matrix: run ``r``
+    owns rows ``offsets[r]:offsets[r + 1]``. One GEMM per tile then serves every run (a k
+    sweep or restarts), and each run takes its argmin within its own slice."""
+
+    offsets: tuple[int, ...]
+
+    @classmethod
+    def of(cls, ks: list[int] | tuple[int, ...]) -> RunLayout:
+        return cls(tuple(int(v) for v in np.concatenate([[0], np.cumsum(ks)])))
+
+    @property
+    def runs(self) -> int:
+        return len(self.offsets) - 1
+
+    def slices(self) -> list[slice]:
+        return [slice(a, b) for a, b in zip(self.offsets[:-1], self.offsets[1:], strict=True)]
+
+    def split(self, stacked: F64) -> list[F64]:
+        return [stacked[s] for s in self.slices()]
+
+
 def partial_stats(
     x: FloatArray,
     weights: F64 | None,
@@ -154,19 +179,56 @@ def partial_stats(
         The block is ``points - origin`` (see the module docstring); sums and far points
         are returned in the original coordinates.
     """
-    k, d = centers.shape
-    acc = _Accumulator(k, d, n_far)
+    layout = RunLayout.of([centers.shape[0]])
+    return multi_partial_stats(x, weights, centers, layout, n_far, chunk, origin)[0]
+
+
+def multi_partial_stats(
+    x: FloatArray,
+    weights: F64 | None,
+    stacked: F64,
+    layout: RunLayout,
+    n_far: int | Sequence[int] = 0,
+    chunk: int | None = None,
+    origin: F64 | None = None,
+) -> list[PartialStats]:
+    """:func:`partial_stats` of every run of ``layout`` at once: one distance tile against
+    all stacked centres (one GEMM), then each run's argmin within its slice and its own
+    statistics. A run's result equals what :func:`partial_stats` gives for its centres
+    alone, up to the rounding of sums taken over differently sized tiles. ``n_far`` is one
+    count for every run, or one per run."""
+    big_k, d = stacked.shape
+    slices = layout.slices()
+    fars = [n_far] * len(slices) if isinstance(n_far, int) else list(n_far)
+    accs = [Accumulator(s.stop - s.start, d, f) for s, f in zip(slices, fars, strict=True)]
     n = x.shape[0]
+    stacked = np.asarray(stacked, dtype=np.float64)
     if n == 0:
-        return acc.stats
+        return [acc.stats for acc in accs]
     shift = origin_or_zero(origin, d)
-    centers = np.asarray(centers, dtype=np.float64)
-    pc = PreparedCenters.of(centers - shift, x.dtype)
-    for start, stop, tile in row_tiles(x, k, chunk):
-        labels, d2 = nearest_tile(x[start:stop], pc, tile)
-        acc.add(x[start:stop], None if weights is None else weights[start:stop], labels, d2)
-    acc.stats.computed = n
-    return acc.finish(centers, shift)
+    pc = PreparedCenters.of(stacked - shift, x.dtype)
+    for start, stop, tile in row_tiles(x, big_k, chunk):
+        xc = x[start:stop]
+        wc = None if weights is None else weights[start:stop]
+        out = distance_tile(xc, pc, tile)
+        norms = squared_norms(xc)
+        for acc, part in zip(accs, slices, strict=True):
+            block = out[:, part]
+            labels = np.argmin(block, axis=1)
+            best = np.take_along_axis(block, labels[:, None], axis=1)[:, 0].astype(np.float64)
+            best += norms
+            np.maximum(best, 0.0, out=best)
+            acc.add(xc, wc, labels, best)
+    results = []
+    for acc, part in zip(accs, slices, strict=True):
+        acc.stats.computed = n
+        results.append(acc.finish(stacked[part], shift))
+    return results
+
+
+def merge_runs(a: list[PartialStats], b: list[PartialStats]) -> list[PartialStats]:
+    """Merge two blocks' statistics run by run."""
+    return [x.merge(y) for x, y in zip(a, b, strict=True)]
 
 
 @dataclass

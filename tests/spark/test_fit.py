@@ -298,3 +298,28 @@ def test_pruned_iterations_equal_plain_ones(frame_of: Any, measure: str) -> None
     )
     np.testing.assert_allclose(pruned.summary.costHistory, plain.summary.costHistory, rtol=1e-9)
     assert pruned.summary.clusterSizes == plain.summary.clusterSizes
+
+
+def test_restarts_share_passes_and_keep_the_lowest_cost(spark: Any, frame_of: Any) -> None:
+    """nInit=5 on near-neighbour blobs: every run's cost is reported, the kept one is the
+    lowest, the first restart is the nInit=1 fit itself, and the seeding rounds and the
+    iterations of all restarts share their passes (one Spark job each)."""
+    blobs = make_blobs(4000, 2, 20, spread=0.3, seed=7)
+    df = frame_of(blobs.x)
+    base = KMeans(k=20, seed=1, inputCols=cols(2), numPartitions=3, maxIter=50, tol=1e-6)
+    single = base.copy().fit(df).summary
+    sc = spark.sparkContext
+    sc.setJobGroup("kmeans-restarts", "count the jobs of a fit with restarts")
+    try:
+        restarts = base.copy().setNInit(5).fit(df).summary
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+    jobs = sc.statusTracker().getJobIdsForGroup("kmeans-restarts")
+    costs = restarts.diagnostics.runCosts
+    assert len(costs) == 5 and restarts.trainingCost == min(costs)
+    assert costs[restarts.diagnostics.bestRun] == min(costs)
+    assert costs[0] == pytest.approx(single.trainingCost, rel=1e-9)
+    assert min(costs) <= blobs.oracle_cost() * (1 + 1e-9)
+    # load + 3 seeding passes + as many Lloyd passes as the longest run needed (<= maxIter)
+    assert 1 + 3 + restarts.numIter <= len(jobs) <= 1 + 3 + 50
+    assert single.diagnostics.runCosts == [single.trainingCost]

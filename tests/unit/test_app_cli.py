@@ -55,7 +55,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
             [*FIT, "--set", "job.kk=3"],
             "error: unknown key job.kk in the command line; known keys of [job]: bad_rows, "
             "distance, dtype, init_mode, init_model, init_steps, k, max_iter, model, "
-            "partitions, scale, seed, tol.",
+            "n_init, partitions, scale, seed, tol.",
         ),
         (
             [*FIT, "--set", "job.k=three"],

@@ -137,7 +137,7 @@ def seed_once(x: np.ndarray, k: int, seed: int, **kw: Any) -> tuple[np.ndarray, 
         got = kmeans_parallel(
             blocks, k=k, dim=x.shape[1], oversampling_factor=2.0, steps=2, seed=seed,
             spherical=False,
-        )  # fmt: skip
+        )[0]  # fmt: skip
         return got.centers, blocks.passes
 
 
