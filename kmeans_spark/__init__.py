@@ -16,14 +16,23 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kmeans_spark.errors import KMeansInputError
     from kmeans_spark.estimator import KMeans
+    from kmeans_spark.evaluation import KMeansEvaluator
     from kmeans_spark.model import KMeansModel
     from kmeans_spark.summary import FitDiagnostics, KMeansSummary
 
-__all__ = ["FitDiagnostics", "KMeans", "KMeansInputError", "KMeansModel", "KMeansSummary"]
+__all__ = [
+    "FitDiagnostics",
+    "KMeans",
+    "KMeansEvaluator",
+    "KMeansInputError",
+    "KMeansModel",
+    "KMeansSummary",
+]
 __version__ = "0.1.0"
 
 _HOMES = {
     "KMeans": "kmeans_spark.estimator",
+    "KMeansEvaluator": "kmeans_spark.evaluation",
     "KMeansInputError": "kmeans_spark.errors",
     "KMeansModel": "kmeans_spark.model",
     "KMeansSummary": "kmeans_spark.summary",

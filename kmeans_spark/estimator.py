@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,10 +21,12 @@ from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.handle import BlockHandle
 from kmeans_spark.lloyd import LloydResult, run_lloyd_runs
 from kmeans_spark.load import Affine, InputStage, LoadSettings, check_handles
+from kmeans_spark.metrics import compute_metrics
 from kmeans_spark.model import KMeansModel
 from kmeans_spark.params import KMeansParams
 from kmeans_spark.session import UNIX_SOCKET_IPC
 from kmeans_spark.summary import KMeansSummary
+from kmeans_spark.sweep import KMeansSweep, sweep_blocks
 from kmeans_spark.tuning import DEFAULT_TUNING, Tuning
 
 if TYPE_CHECKING:
@@ -221,27 +223,29 @@ class KMeans(
         started = time.perf_counter()
         phases: dict[str, float] = {}
         self._log_start(dataset)
+        stage = self._input_stage
         with self._resident_blocks(dataset) as blocks:
-            with _timed(phases, "load"):
-                handles = blocks.load()
-                stage = self._input_stage
-                affine = stage.on_load(handles) if stage is not None else None
-                rows, dim = self._check_blocks(handles)
-            if affine is None and self._spherical() and stage is not None and stage.scales:
-                affine = ((0.0,) * dim, (1.0,) * dim)  # the rows still need normalising
-            if affine is not None:
-                with _timed(phases, "scale"):
-                    self._check_blocks(blocks.transform(affine, spherical=self._spherical()))
+            rows, dim, affine = self._load(blocks, phases)
             with _timed(phases, "init"):
                 inits = self._seed_centers(blocks, dim, affine)
             with _timed(phases, "lloyd"):
                 runs = self._iterate(blocks, [i.centers for i in inits])
+            costs = [r.cost for r in runs]
+            best = int(np.argmin(costs))  # the first of equal costs
+            lloyd = runs[best]
+            scores = None
+            if stage is not None and stage.metrics_sample > 0:
+                with _timed(phases, "metrics"):
+                    (scores,) = compute_metrics(
+                        blocks,
+                        [lloyd.centers],
+                        spherical=self._spherical(),
+                        sample_size=stage.metrics_sample,
+                        seed=self._seed(),
+                    )
         phases["total"] = time.perf_counter() - started
-        costs = [r.cost for r in runs]
-        best = int(np.argmin(costs))  # the first of equal costs
         if len(runs) > 1:
             log.info("restarts: costs %s, kept run %d", ", ".join(f"{c:.9g}" for c in costs), best)
-        lloyd = runs[best]
         summary = KMeansSummary.of_fit(
             lloyd,
             inits[best],
@@ -253,6 +257,7 @@ class KMeans(
             run_costs=costs,
             best_run=best,
         )
+        summary.metrics = scores
         log.info(
             "k-means done: %d rows x %d features, cost %.9g after %d iterations (%s), %.3f s",
             rows,
@@ -264,6 +269,85 @@ class KMeans(
         )
         # scaled blocks: the centres are not in the dataset's units, so no predictions of it
         return self._model(lloyd, summary, dataset if affine is None else None)
+
+    def _load(
+        self, blocks: ResidentBlocks, phases: dict[str, float]
+    ) -> tuple[int, int, Affine | None]:
+        """The load job, the input stage's say (the batch job's counts and scaling) and the
+        validation of what the load found; the stored blocks scaled if the stage asks.
+        Returns (rows, dimension, the scaling applied)."""
+        with _timed(phases, "load"):
+            handles = blocks.load()
+            stage = self._input_stage
+            affine = stage.on_load(handles) if stage is not None else None
+            rows, dim = self._check_blocks(handles)
+        if affine is None and self._spherical() and stage is not None and stage.scales:
+            affine = ((0.0,) * dim, (1.0,) * dim)  # the rows still need normalising
+        if affine is not None:
+            with _timed(phases, "scale"):
+                self._check_blocks(blocks.transform(affine, spherical=self._spherical()))
+        return rows, dim, affine
+
+    # -- k sweep -------------------------------------------------------------------------
+
+    def sweep(
+        self,
+        dataset: DataFrame,
+        ks: Iterable[int] = range(2, 16),
+        *,
+        metrics: bool = True,
+        sampleSize: int = 10_000,
+    ) -> KMeansSweep:
+        """Fit every k of ``ks`` on one load of ``dataset``, one k-means|| seeding (for the
+        largest k, reduced to each k on the driver) and shared Lloyd passes, and score each
+        (SSE, Calinski-Harabasz, Davies-Bouldin, Spark's and scikit-learn's silhouette on a
+        sample of ``sampleSize`` rows); see :mod:`kmeans_spark.sweep`. This estimator's
+        params apply to every k (its ``k`` and ``nInit`` aside; ``initialCenters`` is
+        refused). ``KMeansSweep.choice()`` picks k by the elbow, CH and silhouette."""
+        wanted = sorted({int(k) for k in ks})
+        if not wanted or wanted[0] < 2:
+            raise KMeansInputError(
+                f"ks={wanted} must be one or more values of k, each >= 2; e.g. range(2, 16)."
+            )
+        if self.getInitialCenters() is not None:
+            raise KMeansInputError(
+                "initialCenters is set, but a sweep seeds every k itself; unset it."
+            )
+        if sampleSize < 2:
+            raise KMeansInputError(f"sampleSize={sampleSize} must be >= 2; e.g. 10000.")
+        est = self.copy().setK(wanted[-1]).setNInit(1)  # rows >= every k; one seeding
+        est._check_params()
+        est._log_start(dataset)
+        phases: dict[str, float] = {}
+        started = time.perf_counter()
+        with est._resident_blocks(dataset) as blocks:
+            rows, dim, affine = est._load(blocks, phases)
+            outcome = sweep_blocks(
+                blocks,
+                wanted,
+                dim=dim,
+                init_mode=est.getInitMode(),
+                oversampling_factor=est.getOversamplingFactor(),
+                steps=est.getInitSteps(),
+                seed=est._seed(),
+                max_iter=est.getMaxIter(),
+                tol=est.getTol(),
+                spherical=est._spherical(),
+                reseed_empty=est.getEmptyClusterPolicy() == "reseed",
+                metrics=metrics,
+                sample_size=sampleSize,
+                tuning=est._tuning,
+            )
+        phases.update(outcome.seconds)
+        phases["total"] = time.perf_counter() - started
+        models = []
+        for run in outcome.runs:
+            summary = KMeansSummary.of_fit(
+                run.lloyd, run.init, blocks, k=run.k, rows=rows, dim=dim, phases=phases
+            )
+            fitted = est.copy().setK(run.k)
+            models.append(fitted._model(run.lloyd, summary, dataset if affine is None else None))
+        return KMeansSweep(outcome, models, phases)
 
     def _seed(self) -> int:
         seed = self.getSeed()

@@ -78,6 +78,9 @@ class InputStage:
     on_load: Callable[[Sequence[BlockHandle]], Affine | None]
     drop_bad_rows: bool = False
     scales: bool = False
+    #: > 0: the fit also computes its clustering metrics (``summary.metrics``), with a
+    #: sample of this many rows for the silhouette of scikit-learn and the plots
+    metrics_sample: int = 0
 
 
 def load_partition(

@@ -300,6 +300,16 @@ OPTIONS: tuple[Option, ...] = (
         ("none", "standard", "minmax"),
         "feature scaling, fitted on the run's data and saved with the model",
     ),
+    Option(None, "job.k_min", int, 2, "elbow: the smallest k of the sweep", rule=_at_least(2)),
+    Option(None, "job.k_max", int, 15, "elbow: the largest k of the sweep", rule=_at_least(2)),
+    Option(
+        None,
+        "job.sample_size",
+        int,
+        10_000,
+        "elbow and --report: rows of the seeded sample for scikit-learn's silhouette and the plots",
+        rule=_at_least(2),
+    ),
     _choice(
         None,
         "job.bad_rows",
@@ -322,6 +332,13 @@ OPTIONS: tuple[Option, ...] = (
         "if the output exists: fail, or replace it (only an earlier run's output)",
     ),
     Option(None, "output.keep_features", bool, False, "also write the features to the assignments"),
+    Option(
+        None,
+        "output.report",
+        bool,
+        False,
+        "fit: also write report.html and plots/ (metrics of the fit, clusters of a sample)",
+    ),
 )
 
 BY_PARAM: dict[str, Option] = {o.param: o for o in OPTIONS if o.param}

@@ -102,6 +102,8 @@ class KMeansSummary:
         default=None, repr=False, compare=False
     )
     _predictions: DataFrame | None = field(default=None, repr=False, compare=False)
+    #: The fit's clustering metrics, when the fit was asked for them (not saved).
+    metrics: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def of_fit(
@@ -219,5 +221,7 @@ class KMeansSummary:
 
 _DIAGNOSTICS = frozenset(f.name for f in fields(FitDiagnostics))
 _RESULT = frozenset(
-    f.name for f in fields(KMeansSummary) if not f.name.startswith("_") and f.name != "diagnostics"
+    f.name
+    for f in fields(KMeansSummary)
+    if not f.name.startswith("_") and f.name not in ("diagnostics", "metrics")
 )

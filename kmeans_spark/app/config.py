@@ -64,6 +64,9 @@ class JobConfig:
     init_model: str
     model: str
     scale: str
+    k_min: int
+    k_max: int
+    sample_size: int
     bad_rows: str
 
     def estimator_params(self) -> dict[str, Any]:
@@ -78,6 +81,7 @@ class OutputConfig:
     path: str
     mode: str
     keep_features: bool
+    report: bool
 
 
 #: The ``[spark]`` key that sets the level of Spark's own logging for a run, and the levels

@@ -19,6 +19,7 @@ import argparse
 import csv
 import json
 import logging
+from dataclasses import replace
 from io import StringIO
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,6 @@ import numpy as np
 
 from kmeans_spark.app import flags, runner
 from kmeans_spark.app.config import RunConfig
-from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.options import OPTIONS
 
 if TYPE_CHECKING:
@@ -39,8 +39,10 @@ log = logging.getLogger("kmeans_spark")
 
 HELP = "train a model; write model/, assignments/, summary.json, centers.csv"
 DESCRIPTION = "Fit k-means on the input and write one output directory, atomically."
-#: Every config key has a flag here, but predict's model.
-KEYS = tuple(o.key for o in OPTIONS if o.key and o.key != "job.model")
+#: Every config key has a flag here, but predict's model and elbow's k range.
+KEYS = tuple(
+    o.key for o in OPTIONS if o.key and o.key not in ("job.model", "job.k_min", "job.k_max")
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,10 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cfg = flags.config_from_args(args, KEYS)
-    if not cfg.input.features:
-        raise KMeansInputError(
-            "no feature columns given; pass --features COL,COL,... (names or patterns like 'x*')."
-        )
+    flags.require_features(cfg)
     return runner.run_command("fit", cfg, fit, args)
 
 
@@ -111,7 +110,10 @@ def fit(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
     names = inp.features
     stage = features.FitStage(inp.df, cfg, names)
     kmeans = KMeans(**cfg.job.estimator_params(), inputCols=names, distanceCol="distance")
-    kmeans.setInputStage(stage.input_stage())
+    input_stage = stage.input_stage()
+    if cfg.output.report:  # the metrics of the fit, computed on its blocks
+        input_stage = replace(input_stage, metrics_sample=cfg.job.sample_size)
+    kmeans.setInputStage(input_stage)
     if cfg.input.weight_col:
         kmeans.setWeightCol(cfg.input.weight_col)
     if previous is not None:
@@ -156,9 +158,36 @@ def fit(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
             init_mode=summary.initMode,
             init_model=init or None,
             cost_history=summary.costHistory,
+            run_costs=summary.diagnostics.runCosts,
+            metrics=summary.metrics.to_dict() if summary.metrics is not None else None,
             seconds={**phases, "engine": summary.diagnostics.phaseSeconds},
         )
         fs.write_text(out.path("summary.json"), json.dumps(result, indent=2))
         fs.write_text(out.path("centers.csv"), centers_csv(names, centers, summary.clusterSizes))
+        if cfg.output.report:
+            from kmeans_spark.app import reporting
+
+            metrics = summary.metrics
+            row = reporting.k_row(summary.k, summary.trainingCost, summary.numIter, metrics)
+            report = reporting.report_data(
+                f"k-means fit: {cfg.input.path}",
+                {
+                    "input": cfg.input.path,
+                    "rows read": f"{stage.counts.rows:,}",
+                    "rows dropped": f"{stage.dropped:,}",
+                    "features": ", ".join(names),
+                    "scaling": scaler.method,
+                    "k": str(summary.k),
+                    "restarts": str(len(summary.diagnostics.runCosts)),
+                    "run date": cfg.run_date,
+                },
+                [row],
+                None,
+                metrics,
+                centers_scaled,
+                scaler,
+                result["config"],
+            )
+            reporting.write_report(fs, out, report)
     log.info("wrote %s (model/, assignments/, summary.json, centers.csv)", fs.qualify(out.final))
     return result

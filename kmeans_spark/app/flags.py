@@ -137,3 +137,11 @@ def config_from_args(args: argparse.Namespace, keys: Iterable[str]) -> RunConfig
     keys = list(keys)
     layer, flags = command_line_layer(args, keys)
     return load_config(args.config, layer, args.run_date, flags, keys)
+
+
+def require_features(cfg: RunConfig) -> None:
+    """A command that fits needs its feature columns named (a model knows its own)."""
+    if not cfg.input.features:
+        raise KMeansInputError(
+            "no feature columns given; pass --features COL,COL,... (names or patterns like 'x*')."
+        )

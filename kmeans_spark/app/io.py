@@ -97,10 +97,13 @@ class HadoopFS:
             raise OSError(f"could not rename {src} to {dst}")
 
     def write_text(self, path: str, text: str) -> None:
+        self.write_bytes(path, text.encode("utf-8"))
+
+    def write_bytes(self, path: str, data: bytes) -> None:
         fs, p = self._path(path)
         stream = fs.create(p, True)
         try:
-            stream.write(bytearray(text.encode("utf-8")))
+            stream.write(bytearray(data))
         finally:
             stream.close()
 

@@ -32,7 +32,7 @@ KEYS = tuple(
     o.key
     for o in OPTIONS
     if o.key
-    and o.key != "input.weight_col"
+    and o.key not in ("input.weight_col", "output.report")
     and (o.table in ("input", "output") or o.key in ("job.model", "job.bad_rows"))
 )
 

@@ -33,6 +33,7 @@ Work = Callable[["SparkSession", RunConfig], dict[str, Any]]
 BRIEF = (
     "command",
     "output",
+    "choice",
     "rows_read",
     "rows_dropped",
     "cluster_sizes",

@@ -733,3 +733,119 @@ def test_the_input_is_read_once_before_the_fit(
     p = summary(tmp_path / "predict")
     assert (p["rows_read"], p["rows_dropped"]) == (1000, 2)
     assert sorted(p["cluster_sizes"]) == sorted(s["cluster_sizes"])
+
+
+def test_elbow_chooses_k_and_writes_the_report(
+    spark: Any, capsys: pytest.CaptureFixture[str], lake: Path, tmp_path: Path
+) -> None:
+    """elbow sweeps k on one read of the input: summary.json has every k's metrics and the
+    choice, plots/ and a self-contained report.html, and the chosen k's model, which
+    predict takes as a fit run's output."""
+    data = str(lake / "parquet" / "dt=2026-11-22")
+    out = tmp_path / "elbow"
+    args = ["--input", data, "--features", "x*", "--id-cols", "id", "--scale", "standard"]
+    scans = InputScans(spark, 2000)
+    run = in_process(
+        spark,
+        capsys,
+        "elbow",
+        *args,
+        "--k-min",
+        "2",
+        "--k-max",
+        "7",
+        "--sample-size",
+        "800",
+        "--output",
+        str(out),
+    )
+    assert run.code == 0, run.stderr[-3000:]
+    assert len(scans.since()) == 1, scans.since()  # the sweep's load is the only read
+    s = summary(out)
+    assert s["ks"] == [2, 3, 4, 5, 6, 7] and s["choice"]["k"] == 4
+    assert s["choice"]["verdict"] == "k = 4"
+    by_k = {r["k"]: r for r in s["sweep"]}
+    assert by_k[4]["sample_size"] == 800 and by_k[4]["silhouette"] > 0.5
+    assert by_k[4]["calinski_harabasz"] == max(r["calinski_harabasz"] for r in s["sweep"])
+    truth = make_blobs(2000, 3, 4, spread=0.5, seed=101).centers
+    for c in truth:  # the centres of the chosen k, in the original units
+        assert np.min(np.linalg.norm(np.array(by_k[4]["centers"]) - c, axis=1)) < 0.1
+    names = sorted(p.name for p in (out / "plots").iterdir())
+    assert names == ["clusters.png", "elbow.png", "silhouette.png", "sizes.png"]
+    html = (out / "report.html").read_text()
+    assert "data:image/png;base64," in html and "http://" not in html and "https://" not in html
+    scored = in_process(
+        spark,
+        capsys,
+        "predict",
+        "--input",
+        data,
+        "--id-cols",
+        "id",
+        "--model",
+        str(out),
+        "--output",
+        str(tmp_path / "scored"),
+    )
+    assert scored.code == 0, scored.stderr[-3000:]
+    assert sorted(summary(tmp_path / "scored")["cluster_sizes"]) == [500] * 4
+
+    refused = in_process(
+        spark,
+        capsys,
+        "elbow",
+        *args,
+        "--k-min",
+        "9",
+        "--k-max",
+        "4",
+        "--output",
+        str(tmp_path / "no"),
+    )
+    assert refused.code == 2
+    assert refused.error_lines() == [
+        "error: --k-min=9 is above --k-max=4; the sweep needs k_min <= k_max, e.g. "
+        "--k-min 2 --k-max 15."
+    ]
+    assert_nothing_written(tmp_path / "no")
+
+
+def test_fit_report_has_the_metrics_of_the_fit(
+    spark: Any, capsys: pytest.CaptureFixture[str], lake: Path, tmp_path: Path
+) -> None:
+    """fit --report --n-init 3: the fit's metrics in summary.json (from its own blocks,
+    without another read of the input), every restart's cost, plots and report.html."""
+    data = str(lake / "parquet" / "dt=2026-11-22")
+    out = tmp_path / "fit"
+    scans = InputScans(spark, 2000)
+    run = in_process(
+        spark,
+        capsys,
+        "fit",
+        "--input",
+        data,
+        "--features",
+        "x*",
+        "--id-cols",
+        "id",
+        "--k",
+        "4",
+        "--n-init",
+        "3",
+        "--report",
+        "--sample-size",
+        "500",
+        "--output",
+        str(out),
+    )
+    assert run.code == 0, run.stderr[-3000:]
+    assert len(scans.since()) == 2, scans.since()  # the load and the assignments
+    s = summary(out)
+    assert len(s["run_costs"]) == 3 and s["cost"] == min(s["run_costs"])
+    m = s["metrics"]
+    assert m["k"] == 4 and m["sample_size"] == 500 and m["silhouette"] > 0.5
+    assert m["sse"] == pytest.approx(s["cost"], rel=1e-6)
+    # one k: no elbow to draw
+    names = sorted(p.name for p in (out / "plots").iterdir())
+    assert names == ["clusters.png", "silhouette.png", "sizes.png"]
+    assert "data:image/png;base64," in (out / "report.html").read_text()

@@ -54,8 +54,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
         (
             [*FIT, "--set", "job.kk=3"],
             "error: unknown key job.kk in the command line; known keys of [job]: bad_rows, "
-            "distance, dtype, init_mode, init_model, init_steps, k, max_iter, model, "
-            "n_init, partitions, scale, seed, tol.",
+            "distance, dtype, init_mode, init_model, init_steps, k, k_max, k_min, "
+            "max_iter, model, n_init, partitions, sample_size, scale, seed, tol.",
         ),
         (
             [*FIT, "--set", "job.k=three"],
