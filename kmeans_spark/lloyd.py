@@ -183,6 +183,13 @@ def run_lloyd_runs(
         seconds = time.perf_counter() - t0
         for state, stats in zip(active, all_stats, strict=True):
             state.step(stats, it, tol, spherical, reseed_empty, scale, seconds)
+            if state.done:
+                log.info(
+                    "run of k=%d converged after %d iterations, cost %.9g",
+                    state.centers.shape[0],
+                    it,
+                    state.update.cost if state.update else float("nan"),
+                )
         log.info(
             "iteration %d of %d runs: %d converged, %.3f s",
             it,

@@ -14,8 +14,8 @@ rm -rf "out/demo/lake/dt=$RUN_DATE"
 bash scripts/submit.sh fit \
   --input out/demo/lake --format parquet --where "dt = '{run_date}'" --run-date "$RUN_DATE" \
   --features 'x*' --id-cols id --k "$K" --scale standard \
-  --output 'out/demo/runs/{run_date}' --mode overwrite
-echo "== out/demo/runs/$RUN_DATE/summary.json (also: model/, assignments/, centers.csv)"
+  --output 'out/demo/runs/{run_date}' --mode overwrite --report
+echo "== out/demo/runs/$RUN_DATE/summary.json (also: model/, assignments/, centers.csv, plots/)"
 "$PY" - "out/demo/runs/$RUN_DATE" <<'PYEOF'
 import json, sys
 s = json.load(open(f"{sys.argv[1]}/summary.json"))
@@ -26,3 +26,4 @@ for k in keep:
     print(f"{k:>20}: {json.dumps(s[k])}")
 print(open(f"{sys.argv[1]}/centers.csv").read(), end="")
 PYEOF
+echo "== the report (open it in a browser): $(pwd)/out/demo/runs/$RUN_DATE/report.html"

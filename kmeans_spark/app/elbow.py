@@ -3,6 +3,8 @@
 passes) and write, atomically::
 
     OUTPUT/
+      elbow.json      the curve in lists (k, sse, calinski_harabasz, davies_bouldin,
+                      silhouette) and knee, best_k, verdict
       summary.json    per k: SSE, Calinski-Harabasz, Davies-Bouldin, silhouette (Spark's,
                       and scikit-learn's on a sample), iterations, sizes, centres; the choice
       report.html     one self-contained page: the k table, the choice, the plots
@@ -31,6 +33,8 @@ from kmeans_spark.options import OPTIONS
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+    from kmeans_spark.selection import KChoice
 
 log = logging.getLogger("kmeans_spark")
 
@@ -148,5 +152,21 @@ def elbow(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
             fs.write_text(out.path("scaler.json"), scaler.to_json())
         reporting.write_report(fs, out, report)
         fs.write_text(out.path("summary.json"), json.dumps(result, indent=2))
+        fs.write_text(out.path("elbow.json"), json.dumps(elbow_json(table, choice), indent=2))
     log.info("wrote %s (summary.json, report.html, plots/)", fs.qualify(out.final))
     return result
+
+
+def elbow_json(table: list[dict[str, Any]], choice: KChoice) -> dict[str, Any]:
+    """The curve as lists, one entry per k, and the choice (for a plotting tool or a
+    scheduler that reads one file)."""
+    names = ("k", "sse", "calinski_harabasz", "davies_bouldin", "silhouette", "silhouette_sample")
+    curve: dict[str, Any] = {name: [row.get(name) for row in table] for name in names}
+    return {
+        **curve,
+        "knee": choice.knee,
+        "best_calinski_harabasz": choice.best_calinski_harabasz,
+        "best_silhouette": choice.best_silhouette,
+        "best_k": choice.k,
+        "verdict": choice.verdict,
+    }

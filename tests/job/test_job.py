@@ -849,3 +849,34 @@ def test_fit_report_has_the_metrics_of_the_fit(
     names = sorted(p.name for p in (out / "plots").iterdir())
     assert names == ["clusters.png", "silhouette.png", "sizes.png"]
     assert "data:image/png;base64," in (out / "report.html").read_text()
+
+
+def test_elbow_on_xclara_picks_three(
+    spark: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The public xclara data (3,000 2-D points, 3 clusters; tests/data/xclara.csv): the
+    knee, the best Calinski-Harabasz and the best silhouette all say k = 3; elbow.json has
+    the curve as lists."""
+    out = tmp_path / "elbow"
+    run = in_process(
+        spark,
+        capsys,
+        "elbow",
+        "--input",
+        str(ROOT / "tests" / "data" / "xclara.csv"),
+        "--format",
+        "csv",
+        "--features",
+        "V1,V2",
+        "--k-min",
+        "2",
+        "--k-max",
+        "10",
+        "--output",
+        str(out),
+    )
+    assert run.code == 0, run.stderr[-3000:]
+    curve = json.loads((out / "elbow.json").read_text())
+    assert curve["k"] == list(range(2, 11)) and len(curve["sse"]) == 9
+    assert (curve["knee"], curve["best_calinski_harabasz"], curve["best_silhouette"]) == (3, 3, 3)
+    assert curve["best_k"] == 3 and curve["verdict"] == "k = 3"
