@@ -334,6 +334,18 @@ OPTIONS: tuple[Option, ...] = (
     Option(None, "output.keep_features", bool, False, "also write the features to the assignments"),
     Option(
         None,
+        "output.outlier_quantile",
+        float,
+        0.0,
+        "fit, predict: add is_outlier to the assignments: the row's distance is above this "
+        "quantile of its cluster's distances in the run (e.g. 0.99; 0: no flag; costs one "
+        "more read of the input)",
+        rule=((lambda v: math.isfinite(v) and 0 <= v < 1), "must be >= 0 and < 1"),
+        fix="e.g. 0.99, or 0 for no flag",
+        metavar="Q",
+    ),
+    Option(
+        None,
         "output.report",
         bool,
         False,

@@ -81,6 +81,7 @@ class OutputConfig:
     path: str
     mode: str
     keep_features: bool
+    outlier_quantile: float
     report: bool
 
 

@@ -51,6 +51,7 @@ NOT_FOR_A_SWEEP = (
     "job.init_model",
     "job.model",
     "output.keep_features",
+    "output.outlier_quantile",
     "output.report",
 )
 KEYS = tuple(o.key for o in OPTIONS if o.key and o.key not in NOT_FOR_A_SWEEP)

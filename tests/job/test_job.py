@@ -880,3 +880,30 @@ def test_elbow_on_xclara_picks_three(
     assert curve["k"] == list(range(2, 11)) and len(curve["sse"]) == 9
     assert (curve["knee"], curve["best_calinski_harabasz"], curve["best_silhouette"]) == (3, 3, 3)
     assert curve["best_k"] == 3 and curve["verdict"] == "k = 3"
+
+
+def test_outlier_flag_marks_the_far_tail_of_each_cluster(
+    spark: Any, capsys: pytest.CaptureFixture[str], lake: Path, tmp_path: Path
+) -> None:
+    """--outlier-quantile 0.9: is_outlier is true for the rows beyond their cluster's 90th
+    percentile of distance, about 10% of each cluster; a bad quantile is one line."""
+    data = str(lake / "parquet" / "dt=2026-11-22")
+    args = ["fit", "--input", data, "--features", "x*", "--id-cols", "id", "--k", "4"]
+    run = in_process(
+        spark, capsys, *args, "--outlier-quantile", "0.9", "--output", str(tmp_path / "f")
+    )
+    assert run.code == 0, run.stderr[-3000:]
+    a = read_assignments(tmp_path / "f")
+    assert list(a.columns) == ["id", "prediction", "distance", "is_outlier"]
+    for _, group in a.groupby("prediction"):
+        share = group["is_outlier"].mean()
+        assert 0.08 <= share <= 0.12, share
+        limit = group.loc[~group["is_outlier"], "distance"].max()
+        assert (group.loc[group["is_outlier"], "distance"] > limit).all()
+    refused = in_process(
+        spark, capsys, *args, "--outlier-quantile", "1.5", "--output", str(tmp_path / "n")
+    )
+    assert refused.code == 2
+    (line,) = refused.error_lines()
+    assert "--outlier-quantile" in line and "1.5" in line and "must be >= 0 and < 1" in line
+    assert_nothing_written(tmp_path / "n")
