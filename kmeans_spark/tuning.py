@@ -32,6 +32,10 @@ class Tuning:
     candidate_reductions: int = 5
     #: Far points each block reports, for reseeding empty clusters within the same pass.
     max_far_points: int = 32
+    #: ``transform`` scores through Spark's own ``KMeansModel`` on the JVM when the model's
+    #: k x features is at most this, else with Arrow batches and GEMM in Python (see
+    #: :mod:`kmeans_spark.scoring` for the measurements). 0: always Arrow.
+    jvm_scoring_max_kd: int = 256
 
 
 #: The measured defaults.

@@ -1,19 +1,27 @@
 """The scoring benchmark: ``KMeansModel.transform`` of ours against Spark MLlib's, with the
 same centres on the same cached DataFrame, in one SparkSession.
 
-Each variant scores the whole input into Spark's ``noop`` sink (every row computed, nothing
-written), warmed up once, then timed ``repeats`` times in a rotating order; the table shows
-the minimum (the least disturbed run on a shared machine) and the median. Before timing,
-the labels of ours are checked against MLlib's on every row.
+Ours runs on both of its paths (``Tuning.jvm_scoring_max_kd`` forces one): the JVM path
+(Spark's own model labels, Spark SQL checks rows and measures distances) and the Arrow path
+(one GEMM per Arrow batch in Python), each without and with ``distanceCol``; the table marks
+the rows of the path the default rule picks. Each variant scores the whole input into Spark's
+``noop`` sink (every row computed, nothing written), warmed up once, then timed ``repeats``
+times in a rotating order; the table shows the minimum (the least disturbed run on a shared
+machine) and the median. Before timing, one pass over every row counts the labels of each
+path that differ from MLlib's and the largest distance difference between the paths.
+
+``--sweep`` times both paths (with ``distanceCol``, as the batch job scores) and MLlib over a
+grid of k and features instead: the measurements behind ``jvm_scoring_max_kd``.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +32,7 @@ from benchkit.spark import bench_session, cached_input, versions
 from benchkit.timing import interleaved, timed
 
 if TYPE_CHECKING:
+    import numpy as np
     from pyspark.sql import DataFrame
 
 #: The shapes of the issue's scoring goals: (rows, features, clusters) and the target ratio.
@@ -33,11 +42,20 @@ SCORE_PRESETS: dict[str, dict[str, Any]] = {
     "score1000": {"n": 200_000, "d": 32, "k": 1000, "target": 0.35},
 }
 
-VARIANTS = {
-    "mllib": "MLlib transform",
-    "ours": "ours transform",
-    "ours_distance": "ours + distanceCol",
+#: Variant key -> (label, path forced or None for MLlib, with distanceCol).
+VARIANTS: dict[str, tuple[str, str | None, bool]] = {
+    "mllib": ("MLlib transform", None, False),
+    "jvm": ("ours, jvm path", "jvm", False),
+    "jvm_distance": ("ours, jvm + distance", "jvm", True),
+    "arrow": ("ours, arrow path", "arrow", False),
+    "arrow_distance": ("ours, arrow + distance", "arrow", True),
 }
+
+#: The sweep's grid: rows, features and clusters (the model's k; the data has 16 blobs).
+SWEEP_ROWS = 300_000
+SWEEP_DIMS = (2, 4, 8, 16)
+SWEEP_KS = (2, 8, 32, 128, 512)
+SWEEP_BLOBS = 16
 
 
 @dataclass
@@ -63,7 +81,11 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[Sco
     parser.add_argument("--data-seed", type=int, default=0)
     parser.add_argument("--driver-memory", default="8g")
     parser.add_argument("--data-dir", default=str(REPO / "bench-data"))
-    parser.add_argument("--json", default=str(REPO / "bench-results" / "score.json"))
+    parser.add_argument("--json", default=None, help="default bench-results/score[-sweep].json")
+    parser.add_argument("--sweep", action="store_true", help="the k x features grid instead")
+    parser.add_argument("--sweep-rows", type=int, default=SWEEP_ROWS)
+    parser.add_argument("--sweep-dims", default=",".join(map(str, SWEEP_DIMS)))
+    parser.add_argument("--sweep-ks", default=",".join(map(str, SWEEP_KS)))
     args = parser.parse_args(argv)
     names = csv_list(args.preset) or list(SCORE_PRESETS)
     unknown = [n for n in names if n not in SCORE_PRESETS]
@@ -96,13 +118,63 @@ def spark_model_of(ours: Any, spark: Any) -> Any:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def mismatched_labels(ours: Any, theirs: Any, df: DataFrame) -> int:
-    """Rows whose label differs between the two models (all rows, not a sample)."""
+def ours_on(centers: np.ndarray, path: str, distance: bool) -> Any:
+    """Our model of ``centers``, forced onto ``path`` ("jvm" or "arrow"); None when it cannot
+    take that path (the JVM path takes at most ``JVM_MAX_FEATURES``)."""
+    from kmeans_spark import KMeansModel
+    from kmeans_spark.tuning import DEFAULT_TUNING
+
+    max_kd = 2**62 if path == "jvm" else 0
+    model = KMeansModel(centers).setTuning(replace(DEFAULT_TUNING, jvm_scoring_max_kd=max_kd))
+    if model.scoringPath() != path:
+        return None
+    return model.setDistanceCol("distance") if distance else model
+
+
+def path_agreement(centers: np.ndarray, theirs: Any, df: DataFrame) -> dict[str, Any]:
+    """One pass over every row: labels of each path that differ from MLlib's, and the
+    largest distance difference between the paths (None for a path the model cannot take)."""
     from pyspark.sql import functions as F
 
-    both = ours.setPredictionCol("ours").transform(theirs.transform(df))
-    ours.setPredictionCol("prediction")
-    return int(both.where(F.col("ours") != F.col("prediction")).count())
+    scored, checks = theirs.transform(df), []
+    for path in ("jvm", "arrow"):
+        model = ours_on(centers, path, True)
+        if model is not None:
+            model.setPredictionCol(f"p_{path}").setDistanceCol(f"d_{path}")
+            scored = model.transform(scored)
+            checks.append(
+                F.sum((F.col(f"p_{path}") != F.col("prediction")).cast("int")).alias(path)
+            )
+    if len(checks) == 2:
+        checks.append(F.max(F.abs(F.col("d_jvm") - F.col("d_arrow"))).alias("distance"))
+    row = scored.agg(*checks).first()
+    assert row is not None
+    found = row.asDict()
+    return {
+        "jvm_labels_mismatched": found.get("jvm"),
+        "arrow_labels_mismatched": found.get("arrow"),
+        "max_distance_difference": found.get("distance"),
+    }
+
+
+def time_variants(
+    models: dict[str, Any], df: DataFrame, repeats: int, label: str | None
+) -> dict[str, list[float]]:
+    """Seconds of each model's transform into the ``noop`` sink: one warm-up each, then
+    ``repeats`` runs in a rotating order (each printed after ``label``, if any)."""
+
+    def score(key: str) -> Callable[[], None]:
+        return lambda: models[key].transform(df).write.format("noop").mode("overwrite").save()
+
+    seconds: dict[str, list[float]] = {key: [] for key in models}
+    for key in models:  # warm-up
+        score(key)()
+    for _, key in interleaved(list(models), repeats):
+        elapsed, _ = timed(score(key))
+        seconds[key].append(elapsed)
+        if label is not None:
+            print(f"  {label} {key}: {elapsed:.3f} s", flush=True)
+    return seconds
 
 
 def run_preset(cfg: ScoreConfig, spark: Any) -> dict[str, Any]:
@@ -113,22 +185,15 @@ def run_preset(cfg: ScoreConfig, spark: Any) -> dict[str, Any]:
     del x
     df = cached_input(spark, path, cfg.partitions)
     try:
-        ours = KMeansModel(centers)
-        theirs = spark_model_of(ours, spark)
-        mismatched = mismatched_labels(ours, theirs, df)
-        with_distance = KMeansModel(centers).setDistanceCol("distance")
-        models: dict[str, Any] = {"mllib": theirs, "ours": ours, "ours_distance": with_distance}
-
-        def score(key: str) -> Callable[[], None]:
-            return lambda: models[key].transform(df).write.format("noop").mode("overwrite").save()
-
-        seconds: dict[str, list[float]] = {key: [] for key in VARIANTS}
-        for key in VARIANTS:  # warm-up
-            score(key)()
-        for _, key in interleaved(list(VARIANTS), cfg.repeats):
-            elapsed, _ = timed(score(key))
-            seconds[key].append(elapsed)
-            print(f"  {cfg.preset} {VARIANTS[key]}: {elapsed:.3f} s", flush=True)
+        rule_path = KMeansModel(centers).scoringPath()
+        theirs = spark_model_of(KMeansModel(centers), spark)
+        agreement = path_agreement(centers, theirs, df)
+        models = {
+            key: theirs if forced is None else ours_on(centers, forced, distance)
+            for key, (_, forced, distance) in VARIANTS.items()
+        }
+        models = {key: model for key, model in models.items() if model is not None}
+        seconds = time_variants(models, df, cfg.repeats, cfg.preset)
     finally:
         df.unpersist()
     best = {key: min(values) for key, values in seconds.items()}
@@ -140,10 +205,11 @@ def run_preset(cfg: ScoreConfig, spark: Any) -> dict[str, Any]:
         "partitions": cfg.partitions,
         "repeats": cfg.repeats,
         "target": cfg.target,
-        "labels_mismatched": mismatched,
+        "rule_path": rule_path,
+        **agreement,
         "seconds": seconds,
         "min_s": best,
-        "ratio_min": {key: ratio(best[key], best["mllib"]) for key in VARIANTS},
+        "ratio_min": {key: ratio(best[key], best["mllib"]) for key in best},
         "data": data_info,
     }
 
@@ -158,20 +224,25 @@ COLUMNS = (
 
 
 def print_result(result: dict[str, Any]) -> None:
-    import statistics
-
+    differing = result["max_distance_difference"]
     print(
         f"\n== {result['preset']}: n={result['n']} d={result['d']} k={result['k']} "
-        f"partitions={result['partitions']} repeats={result['repeats']}, labels differing "
-        f"from MLlib's: {result['labels_mismatched']}"
+        f"partitions={result['partitions']} repeats={result['repeats']}; the rule picks the "
+        f"{result['rule_path']} path (*); labels differing from MLlib's: jvm "
+        f"{_or_dash(result['jvm_labels_mismatched'])}, arrow "
+        f"{_or_dash(result['arrow_labels_mismatched'])}; largest distance difference jvm - "
+        f"arrow: {'-' if differing is None else format(differing, '.2g')}"
     )
     rows = []
-    for key, label in VARIANTS.items():
+    for key, (label, forced, distance) in VARIANTS.items():
+        if key not in result["min_s"]:
+            continue  # a path this model cannot take
         best = result["min_s"][key]
-        target = result["target"] if key == "ours" else None
+        chosen = forced == result["rule_path"]
+        target = result["target"] if chosen and not distance else None
         rows.append(
             (
-                label,
+                label + (" *" if chosen else ""),
                 [
                     best,
                     statistics.median(result["seconds"][key]),
@@ -181,16 +252,102 @@ def print_result(result: dict[str, Any]) -> None:
                 ],
             )
         )
-    print("\n".join(table_lines("variant", 20, COLUMNS, rows)))
+    print("\n".join(table_lines("variant", 24, COLUMNS, rows)))
+
+
+def _or_dash(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+# -- the sweep behind the rule ----------------------------------------------------------------
+
+
+@dataclass
+class SweepData:
+    """One data set of the sweep (a ``BlobSpec``): ``k`` is its number of blobs."""
+
+    n: int
+    d: int
+    k: int
+    spread: float
+    data_seed: int
+    data_dir: Path
+
+
+SWEEP_VARIANTS = {"mllib": "MLlib", "jvm": "jvm + distance", "arrow": "arrow + distance"}
+
+
+def run_sweep(args: argparse.Namespace, spark: Any) -> list[dict[str, Any]]:
+    """Both paths with ``distanceCol`` and MLlib, for every (features, k) of the grid."""
+    from kmeans_spark import KMeansModel
+
+    out = []
+    for d in (int(v) for v in csv_list([args.sweep_dims])):
+        data = SweepData(
+            args.sweep_rows, d, SWEEP_BLOBS, args.spread, args.data_seed, Path(args.data_dir)
+        )
+        x, path, _ = load_data(data)
+        df = cached_input(spark, path, args.partitions)
+        try:
+            for k in (int(v) for v in csv_list([args.sweep_ks])):
+                centers = initial_centers(x, k, seed=1)
+                models = {
+                    "mllib": spark_model_of(KMeansModel(centers), spark),
+                    "jvm": ours_on(centers, "jvm", True),
+                    "arrow": ours_on(centers, "arrow", True),
+                }
+                models = {key: model for key, model in models.items() if model is not None}
+                seconds = time_variants(models, df, args.repeats, None)
+                best = {key: min(values) for key, values in seconds.items()}
+                out.append(
+                    {"n": args.sweep_rows, "d": d, "k": k, "seconds": seconds, "min_s": best}
+                )
+                print_sweep_row(out[-1], header=len(out) == 1)
+        finally:
+            df.unpersist()
+        del x
+    return out
+
+
+SWEEP_COLUMNS = (
+    Column("k x d", "7.0f"),
+    Column("MLlib s", "8.3f"),
+    Column("jvm s", "8.3f"),
+    Column("arrow s", "8.3f"),
+    Column("jvm/ML", "7.2f"),
+    Column("arrow/ML", "8.2f"),
+    Column("arrow/jvm", "9.2f"),
+)
+
+
+def print_sweep_row(row: dict[str, Any], header: bool) -> None:
+    best = row["min_s"]
+    jvm = best.get("jvm")  # None past JVM_MAX_FEATURES
+    values = [
+        row["k"] * row["d"],
+        best["mllib"],
+        jvm,
+        best["arrow"],
+        ratio(jvm, best["mllib"]),
+        ratio(best["arrow"], best["mllib"]),
+        ratio(best["arrow"], jvm),
+    ]
+    lines = table_lines("d, k", 10, SWEEP_COLUMNS, [(f"{row['d']}, {row['k']}", values)])
+    print("\n".join(lines if header else lines[2:]), flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args, configs = parse_args(argv)
-    results = []
+    name = "score-sweep.json" if args.sweep else "score.json"
+    json_path = Path(args.json) if args.json else REPO / "bench-results" / name
     with bench_session(args.driver_memory, mllib_log=False) as (spark, _):
-        for cfg in configs:
-            results.append(run_preset(cfg, spark))
-            print_result(results[-1])
-        env = versions(spark.sparkContext)
-    write_json({"presets": results, "versions": env}, Path(args.json))
+        if args.sweep:
+            result: dict[str, Any] = {"sweep": run_sweep(args, spark)}
+        else:
+            result = {"presets": []}
+            for cfg in configs:
+                result["presets"].append(run_preset(cfg, spark))
+                print_result(result["presets"][-1])
+        result["versions"] = versions(spark.sparkContext)
+    write_json(result, json_path)
     return 0

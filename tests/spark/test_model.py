@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +196,8 @@ def test_summary_reads_the_flat_format_of_before_the_split() -> None:
     assert again == old
     flat_again = {**again.to_dict(), **again.to_dict()["diagnostics"]}
     del flat_again["diagnostics"]
+    # fields added since (restarts) take their defaults
+    assert (flat_again.pop("runCosts"), flat_again.pop("bestRun")) == ([], 0)
     assert flat_again == OLD_FLAT_SUMMARY
 
 
@@ -244,3 +247,124 @@ def test_loads_a_model_saved_before_the_summary_split(spark: Any, tmp_path: Path
     rows = model.transform(df).collect()
     assert [r.prediction for r in rows] == [0, 1]
     assert rows[0].dist == pytest.approx(np.hypot(1.0, 0.5))
+
+
+# -- the two scoring paths -------------------------------------------------------------
+
+NAN, INF = float("nan"), float("inf")
+#: Unusable rows of each feature form (null, another length, a null, NaN or infinite value,
+#: a zero vector), after usable ones; a row is (id, features) or (id, x0, x1, x2).
+BAD_ROWS: dict[str, list[list[float | None] | None]] = {
+    "vector": [None, [1.0, 2.0], [NAN, 1.0, 2.0], [1.0, -INF, 2.0], [0.0, 0.0, 0.0]],
+    "array": [None, [1.0, 2.0], [NAN, 1.0, 2.0], [1.0, -INF, 2.0], [None, 1.0, 2.0], [0.0] * 3],
+    "inputCols": [[None] * 3, [NAN, 1.0, 2.0], [1.0, INF, 2.0], [None, 1.0, 2.0], [0.0] * 3],
+}
+
+
+def scoring_frame(spark: Any, form: str, rows: list[list[float | None] | None]) -> Any:
+    """``rows`` over three partitions and an empty one, as a vector column, an array
+    column or three double columns, with an ``id``."""
+    from pyspark.ml.linalg import Vectors
+
+    if form == "vector":
+        data: list[tuple[Any, ...]] = [
+            (i, None if r is None else Vectors.dense(r)) for i, r in enumerate(rows)
+        ]
+        schema: Any = ["id", "features"]
+    elif form == "array":
+        data, schema = list(enumerate(rows)), "id int, features array<double>"
+    else:
+        data = [(i, *(r if r is not None else [None] * 3)) for i, r in enumerate(rows)]
+        schema = "id int, x0 double, x1 double, x2 double"
+    sc = spark.sparkContext
+    rdd = sc.parallelize(data, 3).union(sc.parallelize([], 1))
+    return spark.createDataFrame(rdd, schema)
+
+
+def brute_scores(
+    rows: list[list[float | None] | None], centers: np.ndarray, cosine: bool
+) -> list[tuple[int, float] | None]:
+    """(cluster, distance) of each row by explicit differences, None when unusable."""
+    out: list[tuple[int, float] | None] = []
+    for r in rows:
+        x = np.array([np.nan if v is None else v for v in (r or [])], dtype=np.float64)
+        if len(x) != centers.shape[1] or not np.isfinite(x).all() or (cosine and not x.any()):
+            out.append(None)
+        elif cosine:
+            unit = centers / np.linalg.norm(centers, axis=1, keepdims=True)
+            cos = unit @ (x / np.linalg.norm(x))
+            out.append((int(np.argmax(cos)), 1.0 - float(cos.max())))
+        else:
+            dist = np.sqrt(((centers - x) ** 2).sum(axis=1))
+            out.append((int(np.argmin(dist)), float(dist.min())))
+    return out
+
+
+def on_path(model: KMeansModel, path: str) -> KMeansModel:
+    from dataclasses import replace
+
+    limit = 10**9 if path == "jvm" else 0
+    forced = model.copy().setTuning(replace(model.getTuning(), jvm_scoring_max_kd=limit))
+    assert forced.scoringPath() == path
+    return forced
+
+
+@pytest.mark.parametrize("form", ["vector", "array", "inputCols"])
+@pytest.mark.parametrize("measure", ["euclidean", "cosine"])
+def test_both_scoring_paths_give_the_same_labels_distances_and_nulls(
+    spark: Any, form: str, measure: str
+) -> None:
+    rng = np.random.default_rng(7)
+    centers = rng.normal(size=(4, 3)) * 5 + 2.0
+    good = (centers[rng.integers(0, 4, 60)] + rng.normal(size=(60, 3))).tolist()
+    rows = good + BAD_ROWS[form]
+    df = scoring_frame(spark, form, rows)
+    base = KMeansModel(centers).setDistanceCol("dist")
+    base = base.copy({base.distanceMeasure: measure})
+    if form == "inputCols":
+        base.setInputCols(["x0", "x1", "x2"])
+    want = brute_scores(rows, centers, cosine=measure == "cosine")
+    outputs = {}
+    for path in ("jvm", "arrow"):
+        out = on_path(base, path).transform(df)
+        assert out.columns == [*df.columns, "prediction", "dist"]
+        outputs[path] = out.orderBy("id").collect()
+        for row, w in zip(outputs[path], want, strict=True):
+            if w is None:
+                assert (row.prediction, row.dist) == (None, None), (path, row)
+            else:
+                assert row.prediction == w[0], (path, row)
+                assert row.dist == pytest.approx(w[1], rel=1e-9, abs=1e-6), (path, row)
+    assert [r.prediction for r in outputs["jvm"]] == [r.prediction for r in outputs["arrow"]]
+
+
+@pytest.mark.parametrize("measure", ["euclidean", "cosine"])
+def test_both_scoring_paths_label_as_mllib_does(spark: Any, measure: str) -> None:
+    """Same centres, those of a model Spark fitted (not one it loaded: Spark 4.3's reader
+    rebuilds a cosine model as Euclidean, and its labels are Euclidean ones)."""
+    from pyspark.ml.clustering import KMeans as SparkKMeans
+
+    from .helpers import frame
+
+    blobs = make_blobs(3000, 5, 12, spread=1.0, seed=9)
+    df = frame(spark, blobs.x + (3.0 if measure == "cosine" else 0.0), as_vector=True)
+    theirs = SparkKMeans(k=12, seed=1, maxIter=5, distanceMeasure=measure).fit(df)
+    ours = KMeansModel.fromSpark(theirs)
+    scored = theirs.transform(df).withColumnRenamed("prediction", "mllib")
+    for path in ("jvm", "arrow"):
+        scored = on_path(ours, path).setPredictionCol(path).transform(scored)
+    rows = scored.select("mllib", "jvm", "arrow").collect()
+    assert len(rows) == 3000
+    assert all(r.mllib == r.jvm == r.arrow for r in rows)
+
+
+def test_the_rule_picks_the_jvm_for_small_models_and_logs_its_path(
+    spark: Any, fitted: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    df, model, _ = fitted  # k=3 x 3 features
+    assert model.scoringPath() == "jvm"
+    wide = KMeansModel(np.random.default_rng(0).normal(size=(100, 64)))
+    assert wide.scoringPath() == "arrow"
+    with caplog.at_level(logging.INFO, logger="kmeans_spark.model"):
+        model.transform(df)
+    assert "k=3 x 3 features scored on the jvm path" in caplog.text

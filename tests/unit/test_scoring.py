@@ -6,7 +6,15 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from kmeans_spark.scoring import Scorer, assign_batch, rows_of
+from kmeans_spark.scoring import (
+    ARROW,
+    JVM,
+    JVM_MAX_FEATURES,
+    Scorer,
+    assign_batch,
+    rows_of,
+    scoring_path,
+)
 
 
 def brute(rows: list[list[float] | None], centers: np.ndarray, spherical: bool) -> list:
@@ -79,3 +87,12 @@ def test_an_empty_batch_and_a_batch_without_usable_rows() -> None:
     assert len(empty) == 0
     bad = assign_batch(pa.array([None, [1.0]], type=pa.list_(pa.float64())), scorer)
     assert bad.to_pylist() == [{"prediction": None, "distance": None}] * 2
+
+
+def test_the_jvm_path_is_for_small_models_only() -> None:
+    assert scoring_path(10, 16, jvm_max_kd=512) == JVM
+    assert scoring_path(32, 16, jvm_max_kd=512) == JVM  # at the limit
+    assert scoring_path(33, 16, jvm_max_kd=512) == ARROW
+    assert scoring_path(2, JVM_MAX_FEATURES + 1, jvm_max_kd=10**9) == ARROW  # too wide for SQL
+    assert scoring_path(2, 2, jvm_max_kd=0) == ARROW  # 0: never the JVM
+    assert scoring_path(0, 0, jvm_max_kd=512) == ARROW  # no centres: nothing for Spark's model
