@@ -102,16 +102,29 @@ class Accumulator:
         self.far: tuple[list[F64], list[F64], list[I64], list[F64]] = ([], [], [], [])
 
     def add(self, xc: FloatArray, wc: F64 | None, labels: I64, d2: F64) -> None:
-        rows, k, stats = xc.shape[0], self.k, self.stats
-        data = np.ones(rows) if wc is None else np.asarray(wc, dtype=np.float64)
-        # one entry per column: CSC needs no sorting, unlike building from (row, col) pairs
-        onehot = sp.csc_matrix((data, labels, np.arange(rows + 1)), shape=(k, rows))
+        data = np.ones(xc.shape[0]) if wc is None else np.asarray(wc, dtype=np.float64)
+        self.add_sums(xc, data, labels[:, None], d2[:, None])
+        self.add_far(xc, data, labels, d2)
+
+    def add_sums(self, xc: FloatArray, data: F64, labels: I64, d2: F64) -> None:
+        """Sums, weights, counts and costs of a tile. ``labels`` and ``d2`` have one column
+        per run (stacked labels: run ``r``'s are offset into its slice), so one sparse
+        product and three bincounts serve every run of a sweep."""
+        rows, runs = labels.shape
+        k, stats = self.k, self.stats
+        flat = labels.ravel()
+        each = data if runs == 1 else np.repeat(data, runs)
+        # ``runs`` entries per column: CSC needs no sorting, unlike (row, col) pairs
+        onehot = sp.csc_matrix((each, flat, np.arange(0, rows * runs + 1, runs)), shape=(k, rows))
         stats.sums += onehot @ xc
-        stats.weights += np.bincount(labels, weights=data, minlength=k)
-        stats.counts += np.bincount(labels, minlength=k)
-        stats.costs += np.bincount(labels, weights=d2 * data, minlength=k)
-        if stats.n_far > 0:
-            top = top_indices(d2, stats.n_far)
+        stats.weights += np.bincount(flat, weights=each, minlength=k)
+        stats.counts += np.bincount(flat, minlength=k)
+        stats.costs += np.bincount(flat, weights=(d2 * data[:, None]).ravel(), minlength=k)
+
+    def add_far(self, xc: FloatArray, data: F64, labels: I64, d2: F64) -> None:
+        """Keep the tile's rows farthest from their centre (one run's labels)."""
+        if self.stats.n_far > 0:
+            top = top_indices(d2, self.stats.n_far)
             self.far[0].append(d2[top])
             self.far[1].append(np.asarray(xc[top], dtype=np.float64))
             self.far[2].append(labels[top])
@@ -200,7 +213,9 @@ def multi_partial_stats(
     big_k, d = stacked.shape
     slices = layout.slices()
     fars = [n_far] * len(slices) if isinstance(n_far, int) else list(n_far)
+    # far points per run; sums, weights, counts and costs of every run in one accumulator
     accs = [Accumulator(s.stop - s.start, d, f) for s, f in zip(slices, fars, strict=True)]
+    total = Accumulator(big_k, d, 0)
     n = x.shape[0]
     stacked = np.asarray(stacked, dtype=np.float64)
     if n == 0:
@@ -209,19 +224,33 @@ def multi_partial_stats(
     pc = PreparedCenters.of(stacked - shift, x.dtype)
     for start, stop, tile in row_tiles(x, big_k, chunk):
         xc = x[start:stop]
-        wc = None if weights is None else weights[start:stop]
+        data = (
+            np.ones(stop - start)
+            if weights is None
+            else np.asarray(weights[start:stop], np.float64)
+        )
         out = distance_tile(xc, pc, tile)
         norms = squared_norms(xc)
-        for acc, part in zip(accs, slices, strict=True):
+        labels = np.empty((stop - start, len(slices)), dtype=np.int64)
+        d2 = np.empty((stop - start, len(slices)))
+        for r, (acc, part) in enumerate(zip(accs, slices, strict=True)):
             block = out[:, part]
-            labels = np.argmin(block, axis=1)
-            best = np.take_along_axis(block, labels[:, None], axis=1)[:, 0].astype(np.float64)
+            run_labels = np.argmin(block, axis=1)
+            best = np.take_along_axis(block, run_labels[:, None], axis=1)[:, 0].astype(np.float64)
             best += norms
             np.maximum(best, 0.0, out=best)
-            acc.add(xc, wc, labels, best)
+            acc.add_far(xc, data, run_labels, best)
+            labels[:, r] = run_labels + part.start
+            d2[:, r] = best
+        total.add_sums(xc, data, labels, d2)
     results = []
     for acc, part in zip(accs, slices, strict=True):
-        acc.stats.computed = n
+        mine = acc.stats
+        mine.sums = total.stats.sums[part].copy()
+        mine.weights = total.stats.weights[part].copy()
+        mine.counts = total.stats.counts[part].copy()
+        mine.costs = total.stats.costs[part].copy()
+        mine.computed = n
         results.append(acc.finish(stacked[part], shift))
     return results
 
