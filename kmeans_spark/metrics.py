@@ -70,6 +70,8 @@ class ClusteringMetrics:
     weight: float  # total weight (rows when unweighted)
     sse: float  # sum w |x - c|^2 to the nearest centre; cosine: sum w (1 - cos)
     sse_per_cluster: list[float]
+    #: the weighted mean (unsquared) distance of a cluster's rows to its mean
+    mean_distance_per_cluster: list[float]
     cluster_sizes: list[int]  # rows nearest to each centre
     cluster_weights: list[float]
     calinski_harabasz: float  # scikit-learn's, weights as repetitions
@@ -186,6 +188,10 @@ def compute_metrics(
                 weight=float(moments.weights.sum()),
                 sse=float(sse.sum()),
                 sse_per_cluster=[float(v) for v in sse],
+                mean_distance_per_cluster=[
+                    float(d / w) if w > 0 else float("nan")
+                    for d, w in zip(sums.intra_distance, moments.weights, strict=True)
+                ],
                 cluster_sizes=[int(v) for v in moments.counts],
                 cluster_weights=[float(v) for v in moments.weights],
                 calinski_harabasz=calinski_harabasz(moments),

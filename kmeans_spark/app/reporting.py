@@ -67,6 +67,7 @@ def report_data(
         silhouette_values=np.asarray(shown.sample_silhouette),
         total_rows=shown.rows,
         cluster_sse=list(shown.sse_per_cluster),
+        cluster_mean_distance=list(shown.mean_distance_per_cluster),
         config=dict(config),
     )
 

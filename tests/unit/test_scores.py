@@ -184,6 +184,11 @@ def test_metrics_equal_scikit_learn_and_spark_definition(case: str) -> None:
     sse = [((x[labels == j] - centers[j]) ** 2).sum() for j in range(len(centers))]
     np.testing.assert_allclose(m.sse_per_cluster, sse, rtol=1e-12)
     close(m.sse, sum(sse), 1e-12)
+    members = [x[labels == j] for j in range(len(centers))]
+    spread = [
+        np.linalg.norm(p - p.mean(axis=0), axis=1).mean() if len(p) else np.nan for p in members
+    ]
+    np.testing.assert_allclose(m.mean_distance_per_cluster, spread, rtol=1e-12)
     assert m.cluster_sizes == np.bincount(labels, minlength=len(centers)).tolist()
     assert (m.k, m.rows, m.weight) == (len(centers), len(x), float(len(x)))
 
