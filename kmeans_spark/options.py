@@ -346,6 +346,15 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         None,
+        "output.plots_3d",
+        bool,
+        False,
+        "elbow, --report: also draw the clusters in 3-D (three features, or three principal "
+        "components when there are more)",
+        flag="--3d",
+    ),
+    Option(
+        None,
         "output.report",
         bool,
         False,

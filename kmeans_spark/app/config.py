@@ -82,6 +82,7 @@ class OutputConfig:
     mode: str
     keep_features: bool
     outlier_quantile: float
+    plots_3d: bool
     report: bool
 
 

@@ -151,7 +151,7 @@ def elbow(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
             model.setInputCols([features.SCALED_PREFIX + c for c in names])
             model.write().save(out.path("model"))
             fs.write_text(out.path("scaler.json"), scaler.to_json())
-        reporting.write_report(fs, out, report)
+        reporting.write_report(fs, out, report, three_d=cfg.output.plots_3d)
         fs.write_text(out.path("summary.json"), json.dumps(result, indent=2))
         fs.write_text(out.path("elbow.json"), json.dumps(elbow_json(table, choice), indent=2))
     log.info("wrote %s (summary.json, report.html, plots/)", fs.qualify(out.final))

@@ -188,6 +188,6 @@ def fit(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
                 scaler,
                 result["config"],
             )
-            reporting.write_report(fs, out, report)
+            reporting.write_report(fs, out, report, three_d=cfg.output.plots_3d)
     log.info("wrote %s (model/, assignments/, summary.json, centers.csv)", fs.qualify(out.final))
     return result

@@ -32,7 +32,7 @@ KEYS = tuple(
     o.key
     for o in OPTIONS
     if o.key
-    and o.key not in ("input.weight_col", "output.report")
+    and o.key not in ("input.weight_col", "output.report", "output.plots_3d")
     and (o.table in ("input", "output") or o.key in ("job.model", "job.bad_rows"))
 )
 

@@ -72,14 +72,16 @@ def report_data(
     )
 
 
-def write_report(fs: HadoopFS, out: AtomicOutput, data: ReportData) -> list[str]:
+def write_report(
+    fs: HadoopFS, out: AtomicOutput, data: ReportData, *, three_d: bool = False
+) -> list[str]:
     """Write ``plots/NAME.png`` and ``report.html`` (the same plots embedded) into the run's
-    output; return the names written."""
+    output, with a 3-D view of the clusters if asked; return the names written."""
     written = []
-    for name, fig in report_figures(data).items():
+    for name, fig in report_figures(data, three_d=three_d).items():
         fs.write_bytes(out.path(f"plots/{name}.png"), png_bytes(fig))
         written.append(f"plots/{name}.png")
-    fs.write_text(out.path("report.html"), render_report(data))
+    fs.write_text(out.path("report.html"), render_report(data, three_d=three_d))
     written.append("report.html")
     log.info("report: %s", ", ".join(written))
     return written

@@ -813,7 +813,7 @@ def test_elbow_chooses_k_and_writes_the_report(
 def test_fit_report_has_the_metrics_of_the_fit(
     spark: Any, capsys: pytest.CaptureFixture[str], lake: Path, tmp_path: Path
 ) -> None:
-    """fit --report --n-init 3: the fit's metrics in summary.json (from its own blocks,
+    """fit --report --3d --n-init 3: the fit's metrics in summary.json (from its own blocks,
     without another read of the input), every restart's cost, plots and report.html."""
     data = str(lake / "parquet" / "dt=2026-11-22")
     out = tmp_path / "fit"
@@ -833,6 +833,7 @@ def test_fit_report_has_the_metrics_of_the_fit(
         "--n-init",
         "3",
         "--report",
+        "--3d",
         "--sample-size",
         "500",
         "--output",
@@ -845,9 +846,9 @@ def test_fit_report_has_the_metrics_of_the_fit(
     m = s["metrics"]
     assert m["k"] == 4 and m["sample_size"] == 500 and m["silhouette"] > 0.5
     assert m["sse"] == pytest.approx(s["cost"], rel=1e-6)
-    # one k: no elbow to draw
+    # one k: no elbow to draw; --3d adds a 3-D view of the clusters (3 features here)
     names = sorted(p.name for p in (out / "plots").iterdir())
-    assert names == ["clusters.png", "silhouette.png", "sizes.png"]
+    assert names == ["clusters.png", "clusters_3d.png", "silhouette.png", "sizes.png"]
     assert "data:image/png;base64," in (out / "report.html").read_text()
 
 
