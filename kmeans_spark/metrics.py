@@ -156,7 +156,7 @@ def compute_metrics(
 
     # each block's labels wait in a file beside it for pass 2 (which assigns again if absent)
     labels_state = f"metrics-{uuid.uuid4().hex[:12]}"
-    with blocks.share((stacked.centers, stacked.offsets)) as shared:
+    with blocks.share((stacked.centers, stacked.layout)) as shared:
         step = functools.partial(
             _assignment, shared=shared, sample_size=sample_size, seed=seed, state=labels_state
         )
@@ -164,7 +164,7 @@ def compute_metrics(
     spreads = [ClusterSpread.of(m) for m in first.moments]
     packed = (
         stacked.centers,
-        stacked.offsets,
+        stacked.layout,
         np.concatenate([s.means for s in spreads]),
         np.concatenate([s.variances for s in spreads]),
         np.concatenate([s.weights for s in spreads]),
@@ -217,7 +217,7 @@ def _assignment(
     seed: int,
     state: str,
 ) -> AssignmentPass:
-    centers, offsets = shared.value
+    centers, layout = shared.value
     keys = np.empty(0)
     if sample_size:
         rng = np.random.default_rng([seed, _SAMPLE_SALT, h.partition])
@@ -227,7 +227,7 @@ def _assignment(
         return assignment_block(
             x,
             w,
-            StackedCenters(centers, offsets),
+            StackedCenters(centers, layout),
             origin=h.origin_array,
             sample_keys=keys,
             sample_size=sample_size,
@@ -240,8 +240,8 @@ def _assignment(
 def _separation(
     h: BlockHandle, x: np.ndarray, w: np.ndarray | None, *, shared: Any, state: str
 ) -> list[SeparationSums]:
-    centers, offsets, means, variances, weights = shared.value
-    stacked = StackedCenters(centers, offsets)
+    centers, layout, means, variances, weights = shared.value
+    stacked = StackedCenters(centers, layout)
     spreads = [
         ClusterSpread(means[stacked.run(r)], variances[stacked.run(r)], weights[stacked.run(r)])
         for r in range(stacked.runs)

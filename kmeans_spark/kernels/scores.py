@@ -44,11 +44,13 @@ from kmeans_spark.kernels.distance import (
     FloatArray,
     PreparedCenters,
     chunk_rows,
+    distance_tile,
     exact_pairwise_sq_dist,
     origin_or_zero,
     row_tiles,
     squared_norms,
 )
+from kmeans_spark.kernels.step import RunLayout
 
 #: Bytes of one (rows x sample) distance tile of the sample silhouette.
 SAMPLE_TILE_BYTES = 32 * 1024 * 1024
@@ -198,44 +200,35 @@ def labelled_moments(x: FloatArray, w: F64 | None, labels: F64) -> ClusterMoment
 
 @dataclass(frozen=True)
 class StackedCenters:
-    """R centre sets as one ``(sum k_r, d)`` matrix: one GEMM per tile ranks every run's
-    centres, and run ``r`` owns columns ``offsets[r]:offsets[r + 1]``."""
+    """R centre sets as one ``(sum k_r, d)`` matrix laid out by a
+    :class:`~kmeans_spark.kernels.step.RunLayout` (the sweep's Lloyd passes use the same):
+    one GEMM per tile ranks every run's centres, and run ``r`` owns its layout slice."""
 
     centers: F64  # (K, d) original coordinates
-    offsets: I64  # (R + 1,)
+    layout: RunLayout
 
     @classmethod
     def of(cls, centers_list: Sequence[FloatArray]) -> StackedCenters:
-        sizes = [int(np.shape(c)[0]) for c in centers_list]
         return cls(
             centers=np.concatenate([np.asarray(c, dtype=np.float64) for c in centers_list]),
-            offsets=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+            layout=RunLayout.of([int(np.shape(c)[0]) for c in centers_list]),
         )
 
     @property
     def runs(self) -> int:
-        return int(self.offsets.size - 1)
+        return self.layout.runs
 
     def run(self, r: int) -> slice:
-        return slice(int(self.offsets[r]), int(self.offsets[r + 1]))
+        return slice(self.layout.offsets[r], self.layout.offsets[r + 1])
 
     def sizes(self) -> list[int]:
-        return [int(k) for k in np.diff(self.offsets)]
-
-
-def _gemm_tile(xc: FloatArray, pc: PreparedCenters, tile: np.ndarray) -> np.ndarray:
-    """``|c|^2 - 2 x.c`` for one tile against every stacked centre (``tile`` is scratch),
-    as :func:`kmeans_spark.kernels.distance.nearest_tile` computes it."""
-    out = tile[: xc.shape[0]]
-    np.matmul(xc, pc.minus_two.T, out=out)
-    out += pc.sq_norms
-    return out
+        return [s.stop - s.start for s in self.layout.slices()]
 
 
 def _labels_per_run(
     xc: FloatArray, pc: PreparedCenters, stacked: StackedCenters, tile: np.ndarray
 ) -> list[I64]:
-    out = _gemm_tile(xc, pc, tile)
+    out = distance_tile(xc, pc, tile)
     return [np.argmin(out[:, stacked.run(r)], axis=1) for r in range(stacked.runs)]
 
 
@@ -471,7 +464,7 @@ def separation_block(
         xc = x[start:stop]
         x64 = np.asarray(xc, dtype=np.float64)
         wc = None if w is None else np.asarray(w[start:stop], dtype=np.float64)
-        to_means = _gemm_tile(x64, pm, scratch)
+        to_means = distance_tile(x64, pm, scratch)
         to_means += squared_norms(x64)[:, None]
         np.maximum(to_means, 0.0, out=to_means)
         if labels is None:
@@ -551,13 +544,13 @@ def silhouette_samples(
     m = x64.shape[0]
     x64 = x64 - x64.mean(axis=0) if m else x64  # centred: the GEMM form keeps its precision
     labelings = [np.asarray(lab, dtype=np.int64) for lab in labelings]
-    sizes = [int(lab.max()) + 1 if lab.size else 0 for lab in labelings]
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    onehot = np.zeros((m, int(offsets[-1])))
-    for r, lab in enumerate(labelings):
-        onehot[np.arange(m), offsets[r] + lab] = 1.0
+    layout = RunLayout.of([int(lab.max()) + 1 if lab.size else 0 for lab in labelings])
+    columns = layout.slices()
+    onehot = np.zeros((m, layout.offsets[-1]))
+    for cols, lab in zip(columns, labelings, strict=True):
+        onehot[np.arange(m), cols.start + lab] = 1.0
     freqs = onehot.sum(axis=0)
-    sums = np.empty((m, int(offsets[-1])))
+    sums = np.empty((m, layout.offsets[-1]))
     norms = squared_norms(x64)
     step = max(1, tile_bytes // (8 * max(m, 1)))
     for start in range(0, m, step):
@@ -570,8 +563,7 @@ def silhouette_samples(
         np.sqrt(d2, out=d2)
         sums[start:stop] = d2 @ onehot
     out = []
-    for r, lab in enumerate(labelings):
-        cols = slice(int(offsets[r]), int(offsets[r + 1]))
+    for cols, lab in zip(columns, labelings, strict=True):
         freq = freqs[cols]
         if not 1 < int(np.count_nonzero(freq)) < m:
             out.append(np.full(m, np.nan))
