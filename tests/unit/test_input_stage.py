@@ -5,9 +5,7 @@ pre-scaled rows would have stored."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 import pytest
@@ -20,12 +18,8 @@ from kmeans_spark.lloyd import run_lloyd
 from kmeans_spark.load import LoadSettings, transform_block
 from kmeans_spark.localblocks import LocalBlocks
 
-
-@pytest.fixture(autouse=True)
-def local_dirs(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("SPARK_LOCAL_DIRS", str(tmp_path))
-    yield str(tmp_path)
-    blockstore.forget(str(tmp_path))
+#: block files under each test's own directory (tests/unit/conftest.py)
+pytestmark = pytest.mark.usefixtures("local_dirs")
 
 
 def stored_rows(h: BlockHandle) -> np.ndarray:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import glob
 import itertools
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -21,13 +20,8 @@ from kmeans_spark.localblocks import LocalBlocks
 from kmeans_spark.seeding import kmeans_parallel
 from kmeans_spark.tuning import Tuning
 
-
-@pytest.fixture(autouse=True)
-def local_dirs(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Block files under the test's own directory, as under an executor's local dir."""
-    monkeypatch.setenv("SPARK_LOCAL_DIRS", str(tmp_path))
-    yield str(tmp_path)
-    blockstore.forget(str(tmp_path))
+#: block files under each test's own directory (tests/unit/conftest.py)
+pytestmark = pytest.mark.usefixtures("local_dirs")
 
 
 def split(x: np.ndarray, parts: int) -> list[np.ndarray]:

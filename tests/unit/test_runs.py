@@ -4,13 +4,11 @@ k-means|| restarts sharing their passes."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 
-from kmeans_spark import blockstore
 from kmeans_spark.datagen import make_blobs
 from kmeans_spark.kernels.step import RunLayout, multi_partial_stats, partial_stats
 from kmeans_spark.lloyd import run_lloyd, run_lloyd_runs
@@ -18,12 +16,8 @@ from kmeans_spark.load import LoadSettings
 from kmeans_spark.localblocks import LocalBlocks
 from kmeans_spark.seeding import kmeans_parallel
 
-
-@pytest.fixture(autouse=True)
-def local_dirs(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("SPARK_LOCAL_DIRS", str(tmp_path))
-    yield str(tmp_path)
-    blockstore.forget(str(tmp_path))
+#: block files under each test's own directory (tests/unit/conftest.py)
+pytestmark = pytest.mark.usefixtures("local_dirs")
 
 
 def parts(x: np.ndarray) -> list[np.ndarray]:

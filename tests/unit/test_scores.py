@@ -8,14 +8,12 @@ import glob
 import itertools
 import json
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
-from kmeans_spark import blockstore
 from kmeans_spark.datagen import make_blobs
 from kmeans_spark.kernels.scores import (
     ClusterSpread,
@@ -42,11 +40,8 @@ skm = pytest.importorskip("sklearn.metrics")
 TOL = 1e-9
 
 
-@pytest.fixture(autouse=True)
-def local_dirs(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("SPARK_LOCAL_DIRS", str(tmp_path))
-    yield str(tmp_path)
-    blockstore.forget(str(tmp_path))
+#: block files under each test's own directory (tests/unit/conftest.py)
+pytestmark = pytest.mark.usefixtures("local_dirs")
 
 
 # --------------------------------------------------------------------------- references

@@ -4,25 +4,19 @@ every k, each run equal to a separate Lloyd from the same start, metrics for eac
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 
-from kmeans_spark import blockstore
 from kmeans_spark.datagen import make_blobs
 from kmeans_spark.lloyd import run_lloyd
 from kmeans_spark.load import LoadSettings
 from kmeans_spark.localblocks import LocalBlocks
 from kmeans_spark.sweep import sweep_blocks, sweep_table
 
-
-@pytest.fixture(autouse=True)
-def local_dirs(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("SPARK_LOCAL_DIRS", str(tmp_path))
-    yield str(tmp_path)
-    blockstore.forget(str(tmp_path))
+#: block files under each test's own directory (tests/unit/conftest.py)
+pytestmark = pytest.mark.usefixtures("local_dirs")
 
 
 def parts(x: np.ndarray) -> list[np.ndarray]:
