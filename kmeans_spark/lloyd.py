@@ -77,62 +77,33 @@ def run_lloyd(
     k, dim = centers.shape
     prune = use_pruning(k, dim) if tuning.prune is None else tuning.prune
     n_far = min(k, tuning.max_far_points) if reseed_empty else 0
-    centers = np.asarray(centers, dtype=np.float64)
-    costs: list[float] = []
-    shifts: list[float] = []
-    seconds: list[float] = []
-    reseeded = 0
-    update: CenterUpdate | None = None
-    converged = False
+    state = _RunState(np.asarray(centers, dtype=np.float64))
     scale = 0.5 if spherical else 1.0  # unit vectors: |x - c|^2 = 2 (1 - cos)
-    pruned: list[float] = []
     previous: np.ndarray | None = None
     for it in range(1, max_iter + 1):
         t0 = time.perf_counter()
         moves = None
         if prune and previous is not None:
-            moves = CenterMoves.between(previous, centers)
-        with blocks.share((centers, moves)) as shared:
+            moves = CenterMoves.between(previous, state.centers)
+        with blocks.share((state.centers, moves)) as shared:
             step = functools.partial(_lloyd_block, shared=shared, it=it, prune=prune, n_far=n_far)
             stats = blocks.run(step, PartialStats.merge)
-        previous = centers
-        update = update_centers(stats, centers, reseed_empty=reseed_empty, spherical=spherical)
-        shift = max_center_shift(centers, update.centers, spherical)
-        centers = update.centers
-        reseeded += len(update.reseeded)
-        costs.append(stats.cost * scale)
-        pruned.append(1.0 - stats.computed / max(int(stats.counts.sum()), 1))
-        shifts.append(shift)
-        seconds.append(time.perf_counter() - t0)
+        previous = state.centers
+        state.step(stats, tol, spherical, reseed_empty, scale, time.perf_counter() - t0)
+        update = state.update
+        assert update is not None
         log.info(
             "iteration %d: cost %.9g, max centre shift %.3g, %.3f s, %.0f%% of rows pruned%s",
             it,
-            costs[-1],
-            shift,
-            seconds[-1],
-            100 * pruned[-1],
+            state.costs[-1],
+            state.shifts[-1],
+            state.seconds[-1],
+            100 * state.pruned[-1],
             f", reseeded {len(update.reseeded)} empty clusters" if update.reseeded else "",
         )
-        if update.reseeded:
-            continue  # a reseeded centre has not been tried yet: never stop on it
-        if shift <= tol:
-            converged = True
+        if state.done:
             break
-    assert update is not None, "max_iter >= 1"
-    return LloydResult(
-        centers=centers,
-        cost=update.cost,
-        cluster_sizes=[int(c) for c in update.counts],
-        cluster_weights=[float(w) for w in update.weights],
-        num_iter=len(costs),
-        converged=converged,
-        convergence_reason="converged" if converged else "maxIter",
-        cost_history=costs,
-        shift_history=shifts,
-        iteration_seconds=seconds,
-        reseeded=reseeded,
-        pruned_fraction=pruned,
-    )
+    return state.result()
 
 
 def run_lloyd_runs(
@@ -182,7 +153,7 @@ def run_lloyd_runs(
             all_stats = blocks.run(step, merge_runs)
         seconds = time.perf_counter() - t0
         for state, stats in zip(active, all_stats, strict=True):
-            state.step(stats, it, tol, spherical, reseed_empty, scale, seconds)
+            state.step(stats, tol, spherical, reseed_empty, scale, seconds)
             if state.done:
                 log.info(
                     "run of k=%d converged after %d iterations, cost %.9g",
@@ -202,7 +173,8 @@ def run_lloyd_runs(
 
 @dataclass
 class _RunState:
-    """One run of :func:`run_lloyd_runs` between passes."""
+    """One run between passes, of :func:`run_lloyd` or of :func:`run_lloyd_runs`: its
+    centres, history and whether it has stopped."""
 
     centers: np.ndarray
     done: bool = False
@@ -212,17 +184,19 @@ class _RunState:
     shifts: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     reseeded: int = 0
+    pruned: list[float] = field(default_factory=list)
 
     def step(
         self,
         stats: PartialStats,
-        it: int,
         tol: float,
         spherical: bool,
         reseed_empty: bool,
         scale: float,
         seconds: float,
     ) -> None:
+        """The driver's side of one iteration: new centres, the pass's cost and shift, and
+        Spark's stopping rule (never on a reseeded centre, which has not been tried yet)."""
         update = update_centers(stats, self.centers, reseed_empty=reseed_empty, spherical=spherical)
         shift = max_center_shift(self.centers, update.centers, spherical)
         self.centers, self.update = update.centers, update
@@ -230,6 +204,7 @@ class _RunState:
         self.costs.append(stats.cost * scale)
         self.shifts.append(shift)
         self.seconds.append(seconds)
+        self.pruned.append(1.0 - stats.computed / max(int(stats.counts.sum()), 1))
         if not update.reseeded and shift <= tol:
             self.done = self.converged = True
 
@@ -248,7 +223,7 @@ class _RunState:
             shift_history=self.shifts,
             iteration_seconds=self.seconds,
             reseeded=self.reseeded,
-            pruned_fraction=[0.0] * len(self.costs),
+            pruned_fraction=self.pruned,
         )
 
 
