@@ -128,16 +128,9 @@ def elbow(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
     )
     report = reporting.report_data(
         f"k-means elbow: {cfg.input.path}",
-        {
-            "input": cfg.input.path,
-            "rows read": f"{stage.counts.rows:,}",
-            "rows dropped": f"{stage.dropped:,}",
-            "features": ", ".join(names),
-            "scaling": scaler.method,
-            "k range": f"{sweep.ks[0]}..{sweep.ks[-1]}",
-            "run date": cfg.run_date,
-            "drawn": f"k = {shown_k}",
-        },
+        reporting.run_facts(
+            cfg, stage, **{"k range": f"{sweep.ks[0]}..{sweep.ks[-1]}", "drawn": f"k = {shown_k}"}
+        ),
         rows,
         choice,
         sweep.metrics(shown_k),

@@ -171,16 +171,9 @@ def fit(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
             row = reporting.k_row(summary.k, summary.trainingCost, summary.numIter, metrics)
             report = reporting.report_data(
                 f"k-means fit: {cfg.input.path}",
-                {
-                    "input": cfg.input.path,
-                    "rows read": f"{stage.counts.rows:,}",
-                    "rows dropped": f"{stage.dropped:,}",
-                    "features": ", ".join(names),
-                    "scaling": scaler.method,
-                    "k": str(summary.k),
-                    "restarts": str(len(summary.diagnostics.runCosts)),
-                    "run date": cfg.run_date,
-                },
+                reporting.run_facts(
+                    cfg, stage, k=str(summary.k), restarts=str(len(summary.diagnostics.runCosts))
+                ),
                 [row],
                 None,
                 metrics,

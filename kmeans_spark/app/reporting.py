@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from kmeans_spark.app.config import RunConfig
+from kmeans_spark.app.features import FitStage
 from kmeans_spark.app.io import AtomicOutput, HadoopFS
 from kmeans_spark.app.scaler import Scaler
 from kmeans_spark.metrics import ClusteringMetrics
@@ -39,6 +41,20 @@ def k_row(k: int, sse: float, iterations: int, metrics: ClusteringMetrics | None
         iterations=iterations,
         cluster_sizes=metrics.cluster_sizes,
     )
+
+
+def run_facts(cfg: RunConfig, stage: FitStage, **extra: str) -> dict[str, str]:
+    """The facts at the top of a report: what was read and how it was used, then
+    ``extra`` (the command's own)."""
+    return {
+        "input": cfg.input.path,
+        "rows read": f"{stage.counts.rows:,}",
+        "rows dropped": f"{stage.dropped:,}",
+        "features": ", ".join(stage.scaler.features),
+        "scaling": stage.scaler.method,
+        "run date": cfg.run_date,
+        **extra,
+    }
 
 
 def report_data(
