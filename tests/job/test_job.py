@@ -1,4 +1,6 @@
-"""End-to-end runs of the batch job: real spark-submit, real files, real exit codes."""
+"""Runs of the batch job on real files: through real spark-submit where the exit code, the log
+and the session as a scheduler sees them matter, else in-process on the tests' session (the
+same command line and checks, without ~8 s of JVM start per run)."""
 
 from __future__ import annotations
 
@@ -137,9 +139,13 @@ def test_predict_with_the_saved_model_reproduces_the_assignments(lake: Path, csv
     assert json.loads(result.stdout.strip().splitlines()[-1])["rows_read"] == 2000
 
 
-def test_warm_start_from_the_previous_run(lake: Path, csv_run: Path) -> None:
+def test_warm_start_from_the_previous_run(
+    spark: Any, capsys: pytest.CaptureFixture[str], lake: Path, csv_run: Path
+) -> None:
     out = csv_run.parent / "warm"
-    result = submit(
+    result = in_process(
+        spark,
+        capsys,
         *FIT,
         "--input",
         str(lake / "csv"),
@@ -160,23 +166,25 @@ def test_warm_start_from_the_previous_run(lake: Path, csv_run: Path) -> None:
     np.testing.assert_allclose(s["centers"], summary(csv_run)["centers"], rtol=1e-6, atol=1e-6)
 
 
-def test_parquet_overwrite_is_idempotent_and_error_mode_refuses(lake: Path, tmp_path: Path) -> None:
+def test_parquet_overwrite_is_idempotent_and_error_mode_refuses(
+    spark: Any, capsys: pytest.CaptureFixture[str], lake: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "run"
     out.mkdir()  # an empty directory holds nothing to lose: the run takes its place
     args = [*FIT, "--input", str(lake / "parquet" / "dt=2026-11-21"), "--output", str(out)]
-    first = submit(*args, "--mode", "overwrite")
+    first = in_process(spark, capsys, *args, "--mode", "overwrite")
     assert first.code == 0, first.stderr[-3000:]
     assert (out / "_KMEANS_SPARK").is_file() and (out / "model").is_dir()
     before = summary(out)
     # an output of the version before the marker: recognised by its entries and summary
     (out / "_KMEANS_SPARK").unlink()
-    again = submit(*args, "--mode", "overwrite")
+    again = in_process(spark, capsys, *args, "--mode", "overwrite")
     assert again.code == 0, again.stderr[-3000:]
     assert (out / "_KMEANS_SPARK").is_file()
     after = summary(out)
     assert after["centers"] == before["centers"] and after["cost"] == before["cost"]
     assert len(read_assignments(out)) == 1500  # replaced, never appended
-    refused = submit(*args)  # default mode: error
+    refused = in_process(spark, capsys, *args)  # default mode: error
     assert refused.code == 2
     assert refused.error_lines() == [
         f"error: output {str(out)!r} already exists; pass --mode overwrite to replace it, "
@@ -206,7 +214,9 @@ def dirty(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def test_non_numeric_text_is_reported_then_dropped(dirty: Path, tmp_path: Path) -> None:
+def test_non_numeric_text_is_reported_then_dropped(
+    spark: Any, capsys: pytest.CaptureFixture[str], dirty: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "run"
     args = [
         "fit",
@@ -221,7 +231,7 @@ def test_non_numeric_text_is_reported_then_dropped(dirty: Path, tmp_path: Path) 
         "--output",
         str(out),
     ]
-    refused = submit(*args)
+    refused = in_process(spark, capsys, *args)
     assert refused.code == 2
     assert refused.error_lines() == [
         "error: column 'x0' has 1 rows that are not finite numbers (null, NaN, infinite or "
@@ -230,13 +240,15 @@ def test_non_numeric_text_is_reported_then_dropped(dirty: Path, tmp_path: Path) 
     ]
     assert_no_stack_trace(refused)
     assert_nothing_written(out)
-    dropped = submit(*args, "--bad-rows", "drop")
+    dropped = in_process(spark, capsys, *args, "--bad-rows", "drop")
     assert dropped.code == 0, dropped.stderr[-3000:]
     s = summary(out)
     assert s["rows_read"] == 400 and s["rows_dropped"] == 2 and s["rows_used"] == 398
 
 
-def test_nan_and_inf_rows_under_both_policies(dirty: Path, tmp_path: Path) -> None:
+def test_nan_and_inf_rows_under_both_policies(
+    spark: Any, capsys: pytest.CaptureFixture[str], dirty: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "run"
     args = [
         "fit",
@@ -251,13 +263,13 @@ def test_nan_and_inf_rows_under_both_policies(dirty: Path, tmp_path: Path) -> No
         "--output",
         str(out),
     ]
-    refused = submit(*args)
+    refused = in_process(spark, capsys, *args)
     assert refused.code == 2
     (line,) = refused.error_lines()
     assert "column 'x0' has 1 rows" in line and "row 6 with value null" in line
     assert "2 rows are affected in all" in line
     assert_nothing_written(out)
-    dropped = submit(*args, "--bad-rows", "drop")
+    dropped = in_process(spark, capsys, *args, "--bad-rows", "drop")
     assert dropped.code == 0, dropped.stderr[-3000:]
     assert summary(out)["rows_dropped"] == 2
     ids = set(read_assignments(out)["id"])
@@ -340,7 +352,9 @@ def test_spark_submit_settings_win_over_the_jobs_defaults(lake: Path, tmp_path: 
 
 
 @pytest.mark.parametrize("fmt", ["json", "orc"])
-def test_json_and_orc_inputs(fmt: str, tmp_path: Path) -> None:
+def test_json_and_orc_inputs(
+    spark: Any, capsys: pytest.CaptureFixture[str], fmt: str, tmp_path: Path
+) -> None:
     from kmeans_spark.datagen import blobs_frame
 
     frame = blobs_frame(make_blobs(600, 2, 3, spread=0.3, seed=17))
@@ -354,7 +368,9 @@ def test_json_and_orc_inputs(fmt: str, tmp_path: Path) -> None:
 
         orc.write_table(pa.Table.from_pandas(frame, preserve_index=False), str(data / "part.orc"))
     out = tmp_path / "run"
-    result = submit(
+    result = in_process(
+        spark,
+        capsys,
         "fit",
         "--input",
         str(data),
@@ -377,7 +393,9 @@ def test_json_and_orc_inputs(fmt: str, tmp_path: Path) -> None:
 # -- safety: what the job refuses to touch, and bad input in its own words -------------
 
 
-def test_overwrite_refuses_what_the_job_did_not_write(lake: Path, tmp_path: Path) -> None:
+def test_overwrite_refuses_what_the_job_did_not_write(
+    spark: Any, capsys: pytest.CaptureFixture[str], lake: Path, tmp_path: Path
+) -> None:
     """A scheduled job with a typo in its output path must never delete data it did not
     write: a directory without the job's marker (a lake root, say) and a plain file stay."""
     foreign = tmp_path / "lake-root"
@@ -395,7 +413,7 @@ def test_overwrite_refuses_what_the_job_did_not_write(lake: Path, tmp_path: Path
         (plain, "a file (8 bytes)"),
         (lookalike, "a directory of 2 entries (_SUCCESS, summary.json)"),
     ]:
-        refused = submit(*args, "--output", str(out))
+        refused = in_process(spark, capsys, *args, "--output", str(out))
         assert refused.code == 2, refused.stderr[-3000:]
         assert refused.error_lines() == [
             f"error: --output {str(out)!r} is {what}, not an output of this job (no "
@@ -410,7 +428,9 @@ def test_overwrite_refuses_what_the_job_did_not_write(lake: Path, tmp_path: Path
     assert sorted(p.name for p in lookalike.iterdir()) == ["_SUCCESS", "summary.json"]
 
 
-def test_corrupt_input_files_are_named(lake: Path, tmp_path: Path) -> None:
+def test_corrupt_input_files_are_named(
+    spark: Any, capsys: pytest.CaptureFixture[str], lake: Path, tmp_path: Path
+) -> None:
     """A file that is not Parquet: found when Spark reads the schema (one file), or later,
     while the job reads the data (a good file first, the bad one after it)."""
     alone = tmp_path / "alone"
@@ -421,7 +441,7 @@ def test_corrupt_input_files_are_named(lake: Path, tmp_path: Path) -> None:
     (later / "zz.parquet").write_bytes(b"not parquet at all\n")
     for data, bad in [(alone, alone / "part-0.parquet"), (later, later / "zz.parquet")]:
         out = tmp_path / f"run-{data.name}"
-        result = submit(*FIT, "--input", str(data), "--output", str(out))
+        result = in_process(spark, capsys, *FIT, "--input", str(data), "--output", str(out))
         assert result.code == 2, result.stderr[-3000:]
         assert result.error_lines() == [
             f"error: input file {str(bad)!r} cannot be read (it is not a Parquet file. Expected "
@@ -433,11 +453,13 @@ def test_corrupt_input_files_are_named(lake: Path, tmp_path: Path) -> None:
         assert_nothing_written(out)
 
 
-def test_a_feature_listed_twice_is_refused(lake: Path, tmp_path: Path) -> None:
+def test_a_feature_listed_twice_is_refused(
+    spark: Any, capsys: pytest.CaptureFixture[str], lake: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "run"
-    result = submit(
-        "fit", "--input", str(lake / "csv"), "--format", "csv", "--features", "x0,x1,x0",
-        "--output", str(out),
+    result = in_process(
+        spark, capsys, "fit", "--input", str(lake / "csv"), "--format", "csv",
+        "--features", "x0,x1,x0", "--output", str(out),
     )  # fmt: skip
     assert result.code == 2
     assert result.error_lines() == [

@@ -121,18 +121,26 @@ def test_refuses_rows_it_cannot_score(spark: Any) -> None:
     assert KMeansEvaluator(metricName="sse").evaluate(one) == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize("metric", ["silhouette", "calinskiHarabasz", "daviesBouldin"])
-def test_train_validation_split_picks_the_true_k(spark: Any, metric: str) -> None:
+def test_train_validation_split_picks_the_true_k(spark: Any) -> None:
+    """Tuned by silhouette in TrainValidationSplit; the same grid's models then ranked by
+    each metric in its own direction (``isLargerBetter``) all pick the true k."""
     from pyspark.ml.tuning import ParamGridBuilder, TrainValidationSplit
 
     blobs = make_blobs(2000, 2, 4, spread=0.6, seed=5)
     df = frame(spark, blobs.x).cache()
     km = KMeans(inputCols=cols(2), seed=1)
     grid = ParamGridBuilder().addGrid(km.k, [2, 3, 4, 5, 6]).build()
-    ev = KMeansEvaluator(inputCols=cols(2), metricName=metric)
-    tvs = TrainValidationSplit(estimator=km, estimatorParamMaps=grid, evaluator=ev, seed=3)
+    ev = KMeansEvaluator(inputCols=cols(2), metricName="silhouette")
+    tvs = TrainValidationSplit(
+        estimator=km, estimatorParamMaps=grid, evaluator=ev, seed=3, collectSubModels=True
+    )
     model = tvs.fit(df)
     assert model.bestModel.getK() == 4, model.validationMetrics
+    for metric in ("silhouette", "calinskiHarabasz", "daviesBouldin"):
+        other = KMeansEvaluator(inputCols=cols(2), metricName=metric)
+        values = [other.evaluate(m.transform(df)) for m in model.subModels]
+        best = int(np.argmax(values) if other.isLargerBetter() else np.argmin(values))
+        assert model.subModels[best].getK() == 4, (metric, values)
     df.unpersist()
 
 
