@@ -8,7 +8,10 @@ non-negative finite weights): the estimator and the job validate once, at their 
 * :mod:`.distance` one tile iterator, nearest / two-nearest centres, exact distances;
 * :mod:`.step` one block's partial statistics, the centre update, the centre shift;
 * :mod:`.pruning` the same step with Hamerly's bounds;
-* :mod:`.init` k-means|| per-block rounds, weighted k-means++, candidate reduction.
+* :mod:`.init` k-means|| per-block rounds, weighted k-means++, candidate reduction;
+* :mod:`.sparse` CSR twins of :mod:`.distance`, :mod:`.step` and :mod:`.init` for sparse
+  blocks (TF-IDF): same names and semantics, sparse sums and far points, no origin (a
+  centred sparse block would be dense).
 
 Blocks are stored *centred* on their own mean (``origin``, float64): the GEMM form
 ``|x|^2 - 2 x.c + |c|^2`` cancels catastrophically when the data sit far from zero (incomes
