@@ -10,11 +10,14 @@ in one place only:
 
 Plain Python, no Spark: the config and CLI tests run without a JVM. Defaults of the params
 are Spark's (``pyspark.ml.clustering.KMeans``, 4.3), so the estimator is a drop-in; where the
-job wants another default (a fixed ``seed``), ``job_default`` says so.
+job wants another default (a fixed ``seed``), ``job_default`` says so; where one subcommand
+declares a shared key differently (its own default, help or alias), :data:`BY_COMMAND` does.
+Keys of one subcommand only (``recommend``'s ``[text]``) name it in ``commands``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,6 +59,12 @@ class Option:
     job_default: Any = None  # when the job's default differs from the param's
     metavar: str | None = None
     reads: bool = False  # a path the run reads: its output may not be, contain or lie inside it
+    aliases: tuple[str, ...] = ()  # more flags for the key (recommend's --movies for --input)
+    commands: tuple[str, ...] = ()  # the only subcommands that use the key (empty: any)
+
+    def used_by(self, command: str) -> bool:
+        """Whether ``command`` uses the key: a command's ``KEYS`` leave out the others."""
+        return not self.commands or command in self.commands
 
     @property
     def table(self) -> str:
@@ -102,8 +111,9 @@ def _choice(
     help: str,
     *,
     flag: str | None = None,
+    commands: tuple[str, ...] = (),
 ) -> Option:
-    return Option(param, key, str, choices[0], help, choices=choices, flag=flag)
+    return Option(param, key, str, choices[0], help, choices=choices, flag=flag, commands=commands)
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -360,10 +370,94 @@ OPTIONS: tuple[Option, ...] = (
         False,
         "fit: also write report.html and plots/ (metrics of the fit, clusters of a sample)",
     ),
+    # -- recommend: the text clustering of movies and the query -----------------------------
+    Option(
+        None,
+        "text.keywords",
+        str,
+        "",
+        "recommend (required): the words to find movies for, e.g. 'space alien invasion'",
+        metavar="TEXT",
+        commands=("recommend",),
+    ),
+    Option(
+        None,
+        "text.top",
+        int,
+        10,
+        "recommend: how many movies to recommend, the most popular of the query's cluster",
+        rule=_at_least(1),
+        commands=("recommend",),
+    ),
+    Option(
+        None,
+        "text.vocab_size",
+        int,
+        3000,
+        "recommend: the vocabulary, the most frequent terms kept (CountVectorizer vocabSize); "
+        "each movie is a vector this long, dense in the engine today: a few thousand",
+        rule=_at_least(2),
+        commands=("recommend",),
+    ),
+    Option(
+        None,
+        "text.min_df",
+        float,
+        2.0,
+        "recommend: a term of the vocabulary is in at least this many movies (>= 1), or this "
+        "fraction of them (< 1) (CountVectorizer minDF)",
+        rule=_above(0),
+        commands=("recommend",),
+    ),
+    _choice(
+        None,
+        "text.duplicates",
+        ("error", "first", "keep"),
+        "recommend: movies of the same title: fail naming two of their rows, keep the first "
+        "row of each title, or keep them all (remakes share a title)",
+        commands=("recommend",),
+    ),
 )
 
 BY_PARAM: dict[str, Option] = {o.param: o for o in OPTIONS if o.param}
 BY_KEY: dict[str, Option] = {o.key: o for o in OPTIONS if o.key}
+
+#: Where a subcommand declares a shared key differently: its own default, help or more flags
+#: (fields of :class:`Option`). recommend clusters TF-IDF vectors of movie texts, where
+#: spherical k-means is the rule and k = 2 says nothing; its input is a movies CSV (also
+#: ``--movies``), and its ``--model`` a pipeline to reuse, not a model to score with.
+BY_COMMAND: dict[str, dict[str, dict[str, Any]]] = {
+    "recommend": {
+        "input.path": {
+            "help": "the movies CSV (TMDB-style: title, overview, keywords, genres, popularity, "
+            "vote_average, with a header), a file, a glob or a directory of CSV files; "
+            "recommend reads CSV whatever [input] format says",
+            "aliases": ("--movies",),
+        },
+        "job.k": {"job_default": 20},
+        "job.distance": {
+            "job_default": "cosine",
+            "help": "The distance measure: 'cosine' (spherical k-means, the rule for text) or "
+            "'euclidean' (on recommend's unit-length TF-IDF vectors, it compares directions "
+            "too).",
+        },
+        "job.model": {
+            "help": "reuse the text pipeline (vocabulary, IDF, k-means) of an earlier recommend "
+            "run's output directory instead of fitting one; may contain {run_date}",
+        },
+        "job.bad_rows": {
+            "help": "movies with an empty title or overview, keywords or genres that are not a "
+            "JSON list of {id, name} objects, or a non-numeric popularity or vote_average: "
+            "fail naming the first, or drop and count them",
+        },
+    },
+}
+
+
+def option_for(key: str, command: str | None = None) -> Option:
+    """The option of ``key`` as ``command`` declares it (:data:`BY_COMMAND`)."""
+    changes = BY_COMMAND.get(command or "", {}).get(key)
+    return dataclasses.replace(BY_KEY[key], **changes) if changes else BY_KEY[key]
 
 
 def check(option: Option, value: Any, name: str | None = None) -> None:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("kmeans_spark")
 
 #: The subcommands, in the order ``--help`` lists them (modules of kmeans_spark.app).
-COMMANDS = ("fit", "predict", "elbow", "demo")
+COMMANDS = ("fit", "predict", "elbow", "recommend", "demo")
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
 

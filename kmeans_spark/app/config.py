@@ -1,8 +1,9 @@
 """Job configuration: built-in defaults < a TOML file (``--config``) < the command line.
 
-The file has four tables, one dataclass each: ``[input]`` (:class:`InputConfig`), ``[job]``
-(:class:`JobConfig`), ``[output]`` (:class:`OutputConfig`) and ``[spark]``
-(:class:`SparkConfig`: any Spark setting, passed to the SparkSession builder as is). Keys,
+The file has five tables, one dataclass each: ``[input]`` (:class:`InputConfig`), ``[job]``
+(:class:`JobConfig`), ``[output]`` (:class:`OutputConfig`), ``[text]`` (:class:`TextConfig`,
+recommend's) and ``[spark]`` (:class:`SparkConfig`: any Spark setting, passed to the
+SparkSession builder as is). Keys,
 types, defaults, allowed values and rules come from :data:`kmeans_spark.options.OPTIONS`;
 the dataclasses only give them Python types, and are checked against the table at import.
 
@@ -25,7 +26,7 @@ from typing import Any
 
 from kmeans_spark.app.paths import check_apart, has_glob, template
 from kmeans_spark.errors import KMeansInputError
-from kmeans_spark.options import BY_KEY, OPTIONS, Option, check
+from kmeans_spark.options import BY_KEY, OPTIONS, Option, check, option_for
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -86,6 +87,17 @@ class OutputConfig:
     report: bool
 
 
+@dataclass(frozen=True)
+class TextConfig:
+    """``[text]``: recommend's query and the text clustering of its movies."""
+
+    keywords: str
+    top: int
+    vocab_size: int
+    min_df: float
+    duplicates: str
+
+
 #: The ``[spark]`` key that sets the level of Spark's own logging for a run, and the levels
 #: Spark's ``SparkContext.setLogLevel`` accepts (in any case).
 LOG_LEVEL_KEY = "kmeans_spark.logLevel"
@@ -115,6 +127,7 @@ TABLES: dict[str, type] = {
     "input": InputConfig,
     "job": JobConfig,
     "output": OutputConfig,
+    "text": TextConfig,
     "spark": SparkConfig,
 }
 
@@ -141,6 +154,14 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+def command_defaults(command: str | None) -> dict[str, dict[str, Any]]:
+    """:data:`DEFAULTS` with ``command``'s own (:data:`kmeans_spark.options.BY_COMMAND`)."""
+    return {
+        table: {name: option_for(f"{table}.{name}", command).config_default for name in values}
+        for table, values in DEFAULTS.items()
+    }
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """The resolved configuration of one run (``{run_date}`` already substituted).
@@ -153,6 +174,7 @@ class RunConfig:
     input: InputConfig
     job: JobConfig
     output: OutputConfig
+    text: TextConfig
     spark: SparkConfig
     run_date: str
     source: str = "built-in defaults"
@@ -177,8 +199,10 @@ class RunConfig:
         }
 
     def as_dict(self) -> dict[str, Any]:
-        """The config as its TOML tables, plus the run date and where it came from."""
-        tables = {t: dataclasses.asdict(getattr(self, t)) for t in TABLES if t != "spark"}
+        """The config as its TOML tables (those the command uses a key of), plus the run
+        date and where it came from."""
+        used = {key.split(".", 1)[0] for key in self.keys}
+        tables = {t: dataclasses.asdict(getattr(self, t)) for t in TABLES if t in used}
         return {
             **tables,
             "spark": dict(self.spark.settings),
@@ -377,17 +401,19 @@ def load_config(
     run_date: str | None,
     flags: Mapping[str, str] | None = None,
     keys: Iterable[str] | None = None,
+    command: str | None = None,
 ) -> RunConfig:
-    """Defaults, then the file, then the command line (``overrides``, of which ``flags``
-    says which keys came from which flag); validated, with ``{run_date}`` substituted.
-    ``keys`` are the running command's (default: every key)."""
-    merged: dict[str, dict[str, Any]] = copy.deepcopy(DEFAULTS)
+    """Defaults (``command``'s own where it has them), then the file, then the command line
+    (``overrides``, of which ``flags`` says which keys came from which flag); validated,
+    with ``{run_date}`` substituted. ``keys`` are the running command's (default: every
+    key)."""
+    merged: dict[str, dict[str, Any]] = copy.deepcopy(command_defaults(command))
     names: dict[str, str] = {}
     if config_file:
         merge_layer(merged, read_toml(config_file), f"config file {config_file!r}", None, names)
     merge_layer(merged, overrides, "the command line", flags, names)
     date = resolve_run_date(run_date)
-    for table in ("input", "job", "output"):
+    for table in ("input", "job", "output"):  # paths and filters; [text] is words
         for key, value in merged[table].items():
             if isinstance(value, str):
                 merged[table][key] = template(value, date)
@@ -395,6 +421,7 @@ def load_config(
         input=InputConfig(**merged["input"]),
         job=JobConfig(**merged["job"]),
         output=OutputConfig(**merged["output"]),
+        text=TextConfig(**merged["text"]),
         spark=SparkConfig(dict(merged["spark"])),
         run_date=date,
         source=config_file or "built-in defaults",

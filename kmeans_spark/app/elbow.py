@@ -54,7 +54,9 @@ NOT_FOR_A_SWEEP = (
     "output.outlier_quantile",
     "output.report",
 )
-KEYS = tuple(o.key for o in OPTIONS if o.key and o.key not in NOT_FOR_A_SWEEP)
+KEYS = tuple(
+    o.key for o in OPTIONS if o.key and o.key not in NOT_FOR_A_SWEEP and o.used_by("elbow")
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from kmeans_spark.app.config import RunConfig, load_config, parse_assignment
 from kmeans_spark.errors import KMeansInputError
-from kmeans_spark.options import BY_KEY, Option
+from kmeans_spark.options import BY_KEY, Option, option_for
 
 _METAVARS = {int: "N", float: "X", str: "TEXT", list: "A,B,..."}
 
@@ -38,12 +38,36 @@ _TITLES = {
     "input": "[input] what to read",
     "job": "[job] the models, the fit, scaling, bad rows",
     "output": "[output] where to write",
+    "text": "[text] the query, the movies' vocabulary, duplicate titles",
 }
 
+#: Where an option with more than one flag records the flag given (``--movies``), by dest.
+GIVEN_AS = "given_as"
 
-def add_option_flags(parser: argparse.ArgumentParser, keys: Iterable[str]) -> None:
-    """One flag per config key, grouped by table; booleans get ``--name`` and ``--no-name``."""
-    chosen = [BY_KEY[key] for key in keys]
+
+class _StoreGivenAs(argparse.Action):
+    """Stores the value, and which of the option's flags gave it: messages name the key as
+    the user wrote it."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        given = dict(getattr(namespace, GIVEN_AS, None) or {})
+        given[self.dest] = option_string
+        setattr(namespace, GIVEN_AS, given)
+
+
+def add_option_flags(
+    parser: argparse.ArgumentParser, keys: Iterable[str], command: str | None = None
+) -> None:
+    """One flag per config key (and its aliases), grouped by table, as ``command`` declares
+    it; booleans get ``--name`` and ``--no-name``."""
+    chosen = [option_for(key, command) for key in keys]
     for table, title in _TITLES.items():
         options = [o for o in chosen if o.table == table]
         if not options:
@@ -65,15 +89,21 @@ def add_option_flags(parser: argparse.ArgumentParser, keys: Iterable[str]) -> No
                 continue
             choices = "{" + ",".join(option.choices) + "}" if option.choices else None
             metavar = option.metavar or choices or _METAVARS[option.type]
-            group.add_argument(flag, dest=name, metavar=metavar, help=_help(option))
+            action = _StoreGivenAs if option.aliases else "store"
+            group.add_argument(
+                flag, *option.aliases, dest=name, metavar=metavar, help=_help(option), action=action
+            )
 
 
-def add_job_flags(parser: argparse.ArgumentParser, keys: Iterable[str]) -> None:
-    """Every flag of a command that reads a config: its keys' flags and the generic ones."""
+def add_job_flags(
+    parser: argparse.ArgumentParser, keys: Iterable[str], command: str | None = None
+) -> None:
+    """Every flag of a command that reads a config: its keys' flags (as ``command`` declares
+    them, :data:`kmeans_spark.options.BY_COMMAND`) and the generic ones."""
     parser.add_argument(
         "--config", metavar="FILE", help="TOML config file (conf/local.toml, conf/cluster.toml)"
     )
-    add_option_flags(parser, keys)
+    add_option_flags(parser, keys, command)
     parser.add_argument(
         "--run-date",
         metavar="YYYY-MM-DD",
@@ -122,7 +152,8 @@ def command_line_layer(
         given = getattr(args, dest(option), None)
         if given is not None:
             layer.setdefault(option.table, {})[option.name] = given
-            flags[key] = option.cli_flag
+            given_as = (getattr(args, GIVEN_AS, None) or {}).get(dest(option))
+            flags[key] = given_as or option.cli_flag
     spark = layer.setdefault("spark", {})
     for item in args.conf:
         name, setting = parse_assignment(item, "--conf")
@@ -132,11 +163,14 @@ def command_line_layer(
     return layer, flags
 
 
-def config_from_args(args: argparse.Namespace, keys: Iterable[str]) -> RunConfig:
-    """The run's config: defaults, ``--config``, then the command line."""
+def config_from_args(
+    args: argparse.Namespace, keys: Iterable[str], command: str | None = None
+) -> RunConfig:
+    """The run's config: defaults (``command``'s own where it has them), ``--config``, then
+    the command line."""
     keys = list(keys)
     layer, flags = command_line_layer(args, keys)
-    return load_config(args.config, layer, args.run_date, flags, keys)
+    return load_config(args.config, layer, args.run_date, flags, keys, command)
 
 
 def require_features(cfg: RunConfig) -> None:

@@ -66,7 +66,7 @@ def test_estimator_params_are_the_job_keys_by_param_name() -> None:
 @pytest.mark.parametrize("name", ["local.toml", "cluster.toml"])
 def test_shipped_config_files_load(name: str) -> None:
     cfg = load_config(str(ROOT / "conf" / name), layer(), None)
-    assert cfg.job.k == 5 and cfg.output.mode == "error"
+    assert cfg.job.k == 2 and cfg.output.mode == "error"  # k: each command's own default
 
 
 @pytest.mark.parametrize(
