@@ -25,6 +25,10 @@ The data path, and why:
   locality wait) reports the partition instead of failing; :meth:`ResidentBlocks.run`
   rebuilds the blocks from the input and repeats the pass. If an executor dies, its cached
   handles are recomputed from the input by Spark's lineage, which writes fresh files.
+* **Assignments from the blocks** (:class:`FittedBlocks`): the rows of the fit labelled
+  with its final centres where they lie, with the columns the load carried beside each
+  block (the batch job's ids), as a DataFrame: one ``mapInArrow`` over the cached handles,
+  so the job writes its assignments without a second read of the input.
 """
 
 from __future__ import annotations
@@ -33,8 +37,8 @@ import contextlib
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -43,10 +47,13 @@ from pyspark import StorageLevel, TaskContext
 from pyspark.rdd import RDD
 from pyspark.sql import DataFrame
 from pyspark.sql.pandas.types import from_arrow_schema
+from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
 from kmeans_spark import blockstore
+from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.handle import HANDLE_ARROW_SCHEMA, BlockHandle
-from kmeans_spark.load import Affine, LoadSettings, load_partition, transform_block
+from kmeans_spark.load import Affine, LoadSettings, carry_column, load_partition, transform_block
+from kmeans_spark.scoring import MISSING_BLOCK, Scorer, label_block
 from kmeans_spark.session import local_master_cores
 from kmeans_spark.tasks import ROW_WORK, Inline, block_task, merge_in_order, plan_tasks
 from kmeans_spark.tuning import DEFAULT_TUNING, Tuning
@@ -93,11 +100,15 @@ class ResidentBlocks:
         k: int = 1,
         validate: Callable[[list[BlockHandle]], object] | None = None,
         tuning: Tuning = DEFAULT_TUNING,
+        carry: Sequence[str] = (),
     ) -> None:
         """``validate`` checks the handles of a rebuild, as the caller checked the first
         load's (a bad row that appeared since must fail with its own message). ``k`` sizes
-        the work of a pass, which decides how many tasks run it (:func:`plan_tasks`)."""
+        the work of a pass, which decides how many tasks run it (:func:`plan_tasks`).
+        ``carry`` names the columns ``features`` carries (:func:`~kmeans_spark.load.
+        carry_column` ``(i)`` is ``carry[i]``), as :meth:`assignments` names them."""
         self._features = features
+        self._carry = tuple(carry)
         self._settings = settings
         self._k = k
         self._validate = validate
@@ -199,6 +210,11 @@ class ResidentBlocks:
             )
 
     @property
+    def carry(self) -> tuple[str, ...]:
+        """The carried columns' names (the caller's), in order."""
+        return self._carry
+
+    @property
     def tasks(self) -> int:
         """How many tasks run each pass."""
         if self._groups is not None:
@@ -271,6 +287,55 @@ class ResidentBlocks:
             "during the job"
         )
 
+    def assignments(
+        self,
+        centers: np.ndarray,
+        *,
+        spherical: bool,
+        prediction_col: str = "prediction",
+        distance_col: str = "distance",
+    ) -> DataFrame:
+        """Every stored row: its carried columns, nearest centre (``int``) and distance
+        (``double``: Euclidean, or ``1 - cos``), as ``KMeansModel.transform`` of ``centers``
+        with ``distanceCol`` gives them; see :func:`kmeans_spark.scoring.label_block`.
+
+        One ``mapInArrow`` over a DataFrame of the cached handles: its partitions are the
+        handles' (narrow dependencies only), so each task is scheduled where its handle is
+        cached, i.e. where its files are (the Spark tests check the preferred locations).
+        Lazy, as any DataFrame: it must be used while the blocks exist. A task that finds
+        its files missing fails (:data:`~kmeans_spark.scoring.MISSING_BLOCK`,
+        :func:`is_missing_block`) rather than leave its rows out.
+        """
+        assert self._rdd is not None, "load() first"
+        carried = list(self._carry)
+        taken = [c for c in (prediction_col, distance_col) if c in carried]
+        if taken:
+            raise KMeansInputError(
+                f"column {taken[0]!r} already exists in the input; set predictionCol / "
+                "distanceCol to a new name."
+            )
+        types = self._features.schema
+        schema = StructType(
+            [
+                StructField(name, types[carry_column(i)].dataType, types[carry_column(i)].nullable)
+                for i, name in enumerate(carried)
+            ]
+            + [StructField(prediction_col, IntegerType()), StructField(distance_col, DoubleType())]
+        )
+        scorer = Scorer.of(centers, spherical)
+
+        def label(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            for batch in batches:
+                for row in batch.to_pylist():  # one row per block
+                    handle = BlockHandle.from_dict(row)
+                    yield from label_block(handle, scorer, carried, prediction_col, distance_col)
+
+        spark = self._features.sparkSession
+        handles = spark.createDataFrame(
+            self._rdd.map(lambda h: h.to_dict()), from_arrow_schema(HANDLE_ARROW_SCHEMA)
+        )
+        return handles.mapInArrow(label, schema)
+
     def close(self) -> None:
         """Remove the block files and uncache the handles.
 
@@ -298,3 +363,36 @@ class ResidentBlocks:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def is_missing_block(exc: BaseException) -> bool:
+    """Whether ``exc`` (as Spark raises it on the driver) is a labelling task's that did not
+    find its block's files (:meth:`ResidentBlocks.assignments`)."""
+    return MISSING_BLOCK in str(exc)
+
+
+@dataclass(frozen=True)
+class FittedBlocks:
+    """What :attr:`kmeans_spark.load.InputStage.on_fitted` receives: the fit's resident
+    blocks and the centres it chose (in the blocks' units), while the blocks still exist."""
+
+    blocks: ResidentBlocks
+    centers: np.ndarray
+    spherical: bool
+
+    @property
+    def carried(self) -> tuple[str, ...]:
+        """The carried columns, as :meth:`assignments` names them."""
+        return self.blocks.carry
+
+    def assignments(
+        self, prediction_col: str = "prediction", distance_col: str = "distance"
+    ) -> DataFrame:
+        """The rows of the fit labelled with its centres; see
+        :meth:`ResidentBlocks.assignments`."""
+        return self.blocks.assignments(
+            self.centers,
+            spherical=self.spherical,
+            prediction_col=prediction_col,
+            distance_col=distance_col,
+        )

@@ -5,11 +5,13 @@ iteration, and that copy, not the arithmetic, dominates a Lloyd step. A block wr
 the executor's local directory and opened with ``mmap`` is shared through the page cache by
 every Python worker of that host, costs nothing to reopen, and survives worker restarts.
 
-This module is plain Python and numpy (no Spark), so it runs in the worker and is testable
-without a JVM. Files of one fit live under ``<local dir>/kmeans_spark/<fit id>/``; they are
-removed when the fit ends. A file that is missing where a task runs (executor lost, or the
-task scheduled on another host) is reported by :func:`open_block` returning ``None``; the
-Spark side then rebuilds the blocks from the input.
+This module is plain Python, numpy and pyarrow (no Spark), so it runs in the worker and is
+testable without a JVM. Files of one fit live under ``<local dir>/kmeans_spark/<fit id>/``;
+they are removed when the fit ends. A file that is missing where a task runs (executor
+lost, or the task scheduled on another host) is reported by :func:`open_block` returning
+``None``; the Spark side then rebuilds the blocks from the input. Beside a block's ``.npy``
+files, the columns the load carries for the fit's caller (the batch job's ids) are one
+Arrow IPC file (:func:`save_table`): they need no numpy form and come back zero-copy.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import os
 import shutil
 import tempfile
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import numpy as np
+import pyarrow as pa
 from numpy.lib.format import dtype_to_descr, write_array_header_1_0
 from numpy.typing import NDArray
 
@@ -45,9 +48,39 @@ def fit_dir(fit_id: str, root: str | None = None) -> str:
     return os.path.join(root or local_root(), "kmeans_spark", fit_id)
 
 
-def block_path(fit_id: str, generation: int, partition: int, kind: str = "x") -> str:
-    """Path of one partition's array; ``generation`` changes when blocks are rebuilt."""
-    return os.path.join(fit_dir(fit_id), f"g{generation}-p{partition:05d}-{kind}.npy")
+#: Kind and suffix of the file of carried columns (see :func:`save_table`).
+CARRY_KIND = "ids"
+CARRY_SUFFIX = ".arrow"
+
+
+def block_path(
+    fit_id: str, generation: int, partition: int, kind: str = "x", suffix: str = ".npy"
+) -> str:
+    """Path of one partition's file; ``generation`` changes when blocks are rebuilt."""
+    return os.path.join(fit_dir(fit_id), f"g{generation}-p{partition:05d}-{kind}{suffix}")
+
+
+def generation_files(fit_id: str, generation: int, partition: int) -> str:
+    """A glob pattern of every file of one partition's generation (arrays, carried columns,
+    per-block state)."""
+    return block_path(fit_id, generation, partition, "*", "")
+
+
+@contextlib.contextmanager
+def _atomic(path: str) -> Iterator[str]:
+    """A temporary path beside ``path`` to write, renamed to ``path`` once written: a reader
+    never sees half a file, and a retried task that writes the same path again simply
+    replaces it. Removed if the write fails."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def save_array(path: str, array: np.ndarray) -> None:
@@ -61,23 +94,60 @@ def save_rows(
 ) -> None:
     """Write a ``.npy`` file of ``shape`` and ``dtype`` from consecutive chunks of its
     first axis, atomically as :func:`save_array`, without ever holding the whole array."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
     header = {"descr": dtype_to_descr(dtype), "fortran_order": False, "shape": tuple(shape)}
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write_array_header_1_0(fh, header)
-            rows = 0
-            for part in parts:
-                fh.write(np.ascontiguousarray(part, dtype=dtype).data)
-                rows += part.shape[0] if part.ndim else 1
+    with _atomic(path) as tmp, open(tmp, "wb") as fh:
+        write_array_header_1_0(fh, header)
+        rows = 0
+        for part in parts:
+            fh.write(np.ascontiguousarray(part, dtype=dtype).data)
+            rows += part.shape[0] if part.ndim else 1
         if rows != (shape[0] if shape else 1):
             raise ValueError(f"wrote {rows} rows of {shape[0]} to {path}")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+
+
+def save_table(path: str, table: pa.Table) -> None:
+    """Write ``table`` as one Arrow IPC file, atomically as :func:`save_array`. IPC rather
+    than Parquet: uncompressed and memory-mappable, so :func:`open_table` reads it
+    zero-copy, whatever the column types."""
+    with (
+        _atomic(path) as tmp,
+        pa.OSFile(tmp, "wb") as sink,
+        pa.ipc.new_file(sink, table.schema) as writer,
+    ):
+        writer.write_table(table)
+
+
+def open_table(path: str) -> pa.Table | None:
+    """The table of :func:`save_table`, memory-mapped; ``None`` when the file is not on
+    this host (as :func:`open_block`)."""
+    if not os.path.exists(path):
+        return None
+    try:
+        return pa.ipc.open_file(pa.memory_map(path, "r")).read_all()
+    except (OSError, pa.ArrowInvalid):
+        return None
+
+
+def link_or_copy(source: str, target: str) -> bool:
+    """Make ``target`` hold the file ``source`` (a hard link: no bytes copied; a copy where
+    the file system refuses links); True if ``target`` exists afterwards. An existing
+    ``target`` is kept, so a retried task whose ``source`` is already gone still succeeds;
+    False only when neither exists (the file was lost with its executor)."""
+    if os.path.exists(target):
+        return True
+    if not os.path.exists(source):
+        return False
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    try:
+        os.link(source, target)  # atomic: the name appears with the whole file behind it
+    except FileExistsError:  # another attempt of this task made it meanwhile
+        pass
+    except FileNotFoundError:  # the source went in the meantime
+        return os.path.exists(target)
+    except OSError:
+        with _atomic(target) as tmp:
+            shutil.copyfile(source, tmp)
+    return True
 
 
 def open_block(path: str) -> NDArray[np.floating] | None:

@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DataType, NumericType
 
 from kmeans_spark.errors import KMeansInputError
-from kmeans_spark.load import FEATURES, WEIGHT
+from kmeans_spark.load import FEATURES, WEIGHT, carry_column
 
 
 def column(name: str) -> Column:
@@ -97,10 +97,17 @@ def prepare(
     features_col: str,
     input_cols: Sequence[str] | None,
     weight_col: str | None,
+    carry: Sequence[str] = (),
 ) -> DataFrame:
-    """The two (or one) columns the fit reads: features as ``array<double>``, weight."""
+    """The columns the fit reads: features as ``array<double>``, weight, and the columns to
+    carry through the load as they are (:attr:`kmeans_spark.load.InputStage.carry`), each
+    under a numbered name (:func:`~kmeans_spark.load.carry_column`), so none clashes with
+    the features, the weight or another, whatever the caller's names."""
     cols = [features_column(df, features_col, input_cols).alias(FEATURES)]
     weight = weight_column(df, weight_col)
     if weight is not None:
         cols.append(weight.alias(WEIGHT))
+    for i, name in enumerate(carry):
+        _field_type(df, name, "carried")
+        cols.append(column(name).alias(carry_column(i)))
     return df.select(*cols)

@@ -15,7 +15,7 @@ from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import DataFrame
 
 from kmeans_spark import options, seeding
-from kmeans_spark.blocks import ResidentBlocks
+from kmeans_spark.blocks import FittedBlocks, ResidentBlocks
 from kmeans_spark.dataset import feature_name, prepare
 from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.handle import BlockHandle
@@ -243,6 +243,10 @@ class KMeans(
                         sample_size=stage.metrics_sample,
                         seed=self._seed(),
                     )
+            if stage is not None and stage.on_fitted is not None:
+                # the blocks still exist: the stage labels its rows with the chosen centres
+                with _timed(phases, "on_fitted"):
+                    stage.on_fitted(FittedBlocks(blocks, lloyd.centers, self._spherical()))
         phases["total"] = time.perf_counter() - started
         if len(runs) > 1:
             log.info("restarts: costs %s, kept run %d", ", ".join(f"{c:.9g}" for c in costs), best)
@@ -376,10 +380,14 @@ class KMeans(
             )
 
     def _resident_blocks(self, dataset: DataFrame) -> ResidentBlocks:
-        """The fit's input as resident blocks (loaded on ``load()``, removed on exit)."""
-        features = prepare(dataset, self.getFeaturesCol(), self.getInputCols(), self._weight_col())
-        random_init = self.getInitMode() == "random" and self.getInitialCenters() is None
+        """The fit's input as resident blocks (loaded on ``load()``, removed on exit), with
+        the columns the input stage carries."""
         stage = self._input_stage
+        carry = stage.carry if stage is not None else ()
+        features = prepare(
+            dataset, self.getFeaturesCol(), self.getInputCols(), self._weight_col(), carry
+        )
+        random_init = self.getInitMode() == "random" and self.getInitialCenters() is None
         settings = LoadSettings(
             dtype=self.getDtype(),
             # rows scaled later are normalised then: their direction depends on the scaling
@@ -396,6 +404,7 @@ class KMeans(
             k=self.getK(),
             validate=self._check_blocks,
             tuning=self._tuning,
+            carry=carry,
         )
 
     def _partitioned(self, features: DataFrame) -> DataFrame:

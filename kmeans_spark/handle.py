@@ -34,6 +34,9 @@ class BlockHandle:
     generation: int = 0
     x_path: str = ""  # "" when nothing was stored (empty or refused partition)
     w_path: str = ""  # "" when the rows are unweighted
+    # the columns the load carried (InputStage.carry), the block's rows in its order, as one
+    # Arrow IPC file; "" when none are carried or nothing was stored
+    carry_path: str = ""
     rows: int = 0
     dim: int = 0
     dim_mismatch: int = 0  # rows whose length differs from the first row's

@@ -9,7 +9,10 @@ before seeding:
   the message), bad weights, zero vectors for cosine;
 * the block's mean (its origin: blocks are stored centred, see :mod:`kmeans_spark.kernels`);
 * the partition's share of a weighted sample (the first k-means|| centre, or random init);
-* the block file itself, streamed chunk by chunk from Arrow's buffers.
+* the block file itself, streamed chunk by chunk from Arrow's buffers;
+* the columns the caller asked to carry (:attr:`InputStage.carry`: the batch job's ids),
+  the block's rows in its order, as one Arrow file beside it, so the fit's assignments are
+  written from the blocks instead of a second read of the input.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import os
 import socket
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -33,9 +36,21 @@ from kmeans_spark.handle import BlockHandle
 from kmeans_spark.kernels.distance import normalize_rows, squared_norms, top_indices
 from kmeans_spark.kernels.init import sampling_keys
 
+if TYPE_CHECKING:
+    from kmeans_spark.blocks import FittedBlocks
+
 #: Column names of the load's input (set by :func:`kmeans_spark.dataset.prepare`).
 FEATURES = "__kmeans_features"
 WEIGHT = "__kmeans_weight"
+#: Prefix of the carried columns (:func:`carry_column`): numbered, so no name of the
+#: caller's can clash with the features, the weight or each other.
+CARRY_PREFIX = "__kmeans_carry_"
+
+
+def carry_column(index: int) -> str:
+    """The load's name of the ``index``-th carried column (:attr:`InputStage.carry`)."""
+    return f"{CARRY_PREFIX}{index}"
+
 
 #: Values of a bad row kept for the error message.
 BAD_ROW_VALUES = 16
@@ -73,7 +88,14 @@ class InputStage:
     per-feature statistics; ``on_load`` sees every handle before the fit validates them
     (it raises the job's own messages: bad rows, no usable rows) and returns the scaling to
     apply to the stored blocks, or None. ``scales`` says it may return one: then cosine
-    rows are normalised only after scaling (their direction depends on it)."""
+    rows are normalised only after scaling (their direction depends on it).
+
+    ``carry`` names columns of the fit's dataset the load stores beside each block (the
+    job's ids, and the original feature values it writes with ``keep_features``), and
+    ``on_fitted`` is called once the best run's centres are chosen, before the blocks are
+    removed, with the :class:`~kmeans_spark.blocks.FittedBlocks` whose ``assignments()``
+    label every stored row with them: so the job writes its assignments without reading
+    its input again."""
 
     on_load: Callable[[Sequence[BlockHandle]], Affine | None]
     drop_bad_rows: bool = False
@@ -81,6 +103,8 @@ class InputStage:
     #: > 0: the fit also computes its clustering metrics (``summary.metrics``), with a
     #: sample of this many rows for the silhouette of scikit-learn and the plots
     metrics_sample: int = 0
+    carry: tuple[str, ...] = ()
+    on_fitted: Callable[[FittedBlocks], None] | None = None
 
 
 def load_partition(
@@ -98,7 +122,9 @@ def load_partition(
     one-line error.
     """
     batch_list = list(batches)
-    weighted = bool(batch_list) and WEIGHT in batch_list[0].schema.names
+    names = batch_list[0].schema.names if batch_list else []
+    weighted = WEIGHT in names
+    carried = [n for n in names if n.startswith(CARRY_PREFIX)]
     # the partition stays Arrow; numpy views of its chunks stream into the block file
     fc = feature_chunks(
         pa.chunked_array([b.column(FEATURES) for b in batch_list])
@@ -122,19 +148,22 @@ def load_partition(
     found = _scan(fc, settings.column_stats)
     keep = found.pop("keep")
     column_stats = found.pop("stats")
+    kept: np.ndarray | None = None  # the rows left after dropping bad ones; None: all
     if found["bad_rows"] and settings.drop_bad_rows:
         found["dropped_rows"], found["bad_rows"] = found["bad_rows"], 0
-        masks = [
-            np.ones(p.shape[0], bool) if k is None else k
-            for p, k in zip(fc.parts, keep, strict=True)
-        ]
+        kept = np.concatenate(
+            [
+                np.ones(p.shape[0], bool) if k is None else k
+                for p, k in zip(fc.parts, keep, strict=True)
+            ]
+        )
         fc = FeatureChunks(
             [p if k is None else p[k] for p, k in zip(fc.parts, keep, strict=True)],
             fc.dim,
             0,
             np.ones(fc.rows - found["dropped_rows"], dtype=bool),
         )
-        w = w[np.concatenate(masks)]
+        w = w[kept]
         if fc.rows == 0:
             return _with(base, rows=0, **found)
     found.update(_check_weights(w))
@@ -142,9 +171,11 @@ def load_partition(
         found["zero_rows"] = sum(int(np.count_nonzero(squared_norms(p) == 0)) for p in fc.parts)
     if found["bad_rows"] or found["bad_weights"]:
         return _with(base, rows=fc.rows, **{**found, "zero_rows": 0})
+    carry = _carried(batch_list, carried, kept) if carried else None
     return _store(
         fc,
         w if weighted else None,
+        carry,
         found["sum"],
         base,
         fit_id=fit_id,
@@ -154,9 +185,19 @@ def load_partition(
     )
 
 
+def _carried(
+    batch_list: list[pa.RecordBatch], names: list[str], kept: np.ndarray | None
+) -> pa.Table:
+    """The carried columns of the partition, the rows of its block in its order: those
+    left after dropping bad rows (``kept``), as the features and weights."""
+    table = pa.Table.from_batches([b.select(names) for b in batch_list])
+    return table if kept is None else table.filter(pa.array(kept))
+
+
 def _store(
     fc: FeatureChunks,
     w: np.ndarray | None,
+    carry: pa.Table | None,
     total: np.ndarray,
     base: BlockHandle,
     *,
@@ -165,8 +206,8 @@ def _store(
     settings: LoadSettings,
     found: dict[str, Any],
 ) -> BlockHandle:
-    """Draw the partition's seeding sample, write the block (and weight) file, and return
-    the handle of what was stored."""
+    """Draw the partition's seeding sample, write the block (and weight, and carried
+    columns) file, and return the handle of what was stored."""
     spherical = settings.spherical
     origin = np.zeros(fc.dim) if spherical else total / fc.rows
     rng = np.random.default_rng([settings.seed, 0x5EED, base.partition])
@@ -190,12 +231,18 @@ def _store(
     if w is not None:
         w_path = blockstore.block_path(fit_id, generation, base.partition, "w")
         blockstore.save_array(w_path, w)
+    carry_path = ""
+    if carry is not None:
+        assert carry.num_rows == fc.rows, (carry.num_rows, fc.rows)
+        carry_path = _carry_path(fit_id, generation, base.partition)
+        blockstore.save_table(carry_path, carry)
     _remove_older_generations(fit_id, generation, base.partition)
     return _with(
         base,
         rows=fc.rows,
         x_path=x_path,
         w_path=w_path,
+        carry_path=carry_path,
         weight_sum=float(fc.rows if w is None else w.sum()),
         sample_keys=tuple(float(v) for v in keys[take]),
         sample_points=tuple(float(v) for v in points.ravel()),
@@ -267,9 +314,10 @@ def transform_block(
     depends on the scaling) and their statistics; the driver chose the scaling from those;
     each block is then rewritten where it lies. A block stored centred on ``origin``
     becomes centred on ``(origin - offset) / scale``, so only the file's columns are divided.
-    A retried task whose source file is already gone finds the finished target and returns
-    the same handle; a source missing altogether (its executor lost) gives a handle with no
-    ``x_path``, and the caller rebuilds the blocks from the input.
+    The carried columns' file goes to the new generation as a hard link (their rows do not
+    change). A retried task whose source file is already gone finds the finished target
+    and returns the same handle; a source missing altogether (its executor lost) gives a
+    handle with no ``x_path``, and the caller rebuilds the blocks from the input.
     """
     if handle.rows == 0 or not handle.x_path:
         return _with(handle, generation=generation)
@@ -308,6 +356,11 @@ def transform_block(
         w_path = blockstore.block_path(fit_id, generation, handle.partition, "w")
         if not os.path.exists(w_path):
             blockstore.save_array(w_path, np.load(handle.w_path, allow_pickle=False))
+    carry_path = ""
+    if handle.carry_path:
+        carry_path = _carry_path(fit_id, generation, handle.partition)
+        if not blockstore.link_or_copy(handle.carry_path, carry_path):
+            return _with(handle, x_path="")  # lost with its executor: rebuild
     _remove_older_generations(fit_id, generation, handle.partition)
     points = (np.asarray(handle.sample_points).reshape(-1, handle.dim) - offset) / scale
     if spherical:
@@ -318,6 +371,7 @@ def transform_block(
         generation=generation,
         x_path=x_path,
         w_path=w_path,
+        carry_path=carry_path,
         zero_rows=zero_rows,
         sample_points=tuple(float(v) for v in points.ravel()),
         origin=tuple(float(v) for v in new_origin),
@@ -329,10 +383,15 @@ def _with(base: BlockHandle, **values: Any) -> BlockHandle:
     return BlockHandle(**{**base.to_dict(), **values})
 
 
+def _carry_path(fit_id: str, generation: int, partition: int) -> str:
+    return blockstore.block_path(
+        fit_id, generation, partition, blockstore.CARRY_KIND, blockstore.CARRY_SUFFIX
+    )
+
+
 def _remove_older_generations(fit_id: str, generation: int, partition: int) -> None:
     for g in range(generation):
-        pattern = blockstore.block_path(fit_id, g, partition, "*")
-        for path in glob.glob(pattern):
+        for path in glob.glob(blockstore.generation_files(fit_id, g, partition)):
             blockstore.forget(path)
             with contextlib.suppress(OSError):
                 os.unlink(path)

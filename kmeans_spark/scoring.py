@@ -34,17 +34,26 @@ MLlib's time against the Arrow path's 2.3x). Wider models never gain: 24 and 32 
 measured even at best (0.8-1.4 at k=2, 8), and 64 fall off a cliff (6-8x the Arrow path's
 time, see :data:`JVM_MAX_FEATURES`; measured before that cap existed).
 
+The fit's own rows need neither path: :func:`label_block` labels a resident block where it
+lies (the batch job's assignments, :meth:`kmeans_spark.blocks.FittedBlocks.assignments`),
+with the same centres' layout and kernel as :func:`assign_batch`, so the labels and
+distances are the ones ``transform`` gives those rows.
+
 This module is plain pyarrow and numpy, no Spark: it runs in the Python worker and is tested
 without a JVM.
 """
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 
+from kmeans_spark import blockstore
+from kmeans_spark.handle import BlockHandle
 from kmeans_spark.kernels.distance import nearest_centers, normalize_rows
 
 #: The two ways ``transform`` scores: Spark's own ``KMeansModel`` on the JVM, or Arrow batches
@@ -135,9 +144,79 @@ def assign_batch(column: pa.Array, scorer: Scorer) -> pa.StructArray:
             xs, _ = normalize_rows(xs)
         got, d2 = nearest_centers(xs - scorer.origin, scorer.centers)
         labels[ok] = got
-        dist[ok] = d2 / 2.0 if scorer.spherical else np.sqrt(d2)
+        dist[ok] = _distance(d2, scorer.spherical)
     missing = None if ok.all() else ~ok
     return pa.StructArray.from_arrays(
         [pa.array(labels, mask=missing), pa.array(dist, mask=missing)],
         fields=list(ASSIGNMENT_TYPE),
     )
+
+
+def _distance(d2: np.ndarray, spherical: bool) -> np.ndarray:
+    """The distance ``transform`` reports from a squared one to a (unit, for cosine) centre:
+    Euclidean, or ``1 - cos = |x - c|^2 / 2`` for unit rows."""
+    return d2 / 2.0 if spherical else np.sqrt(d2)
+
+
+def assign_stored(
+    rows: np.ndarray, origin: np.ndarray | None, scorer: Scorer
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest centre (int32) and distance of rows stored as a block stores them: centred on
+    ``origin`` (None: not centred), already unit rows for cosine, in the centres' units.
+
+    The rows are put back in those units first and then centred on the centres' mean, the
+    steps of :func:`assign_batch`, so a row gets the label and (to rounding) the distance
+    ``transform`` gives it. Assumes finite rows (a stored block has no others)."""
+    x = np.asarray(rows, dtype=np.float64)
+    if origin is not None:
+        x = x + origin
+    labels, d2 = nearest_centers(x - scorer.origin, scorer.centers)
+    return labels.astype(np.int32), _distance(d2, scorer.spherical)
+
+
+#: In the error of a labelling task that does not find its block's files: the batch job
+#: recognises it (it crosses Spark as text) and writes its assignments by ``transform``.
+MISSING_BLOCK = "kmeans_spark: resident block files are missing"
+
+#: Rows labelled (and handed to Spark as one Arrow batch) at a time: bounded memory,
+#: whatever the block.
+LABEL_CHUNK_ROWS = 1 << 16
+
+
+class BlockFilesMissingError(RuntimeError):
+    """A block's files are not on the host its labelling task ran on (its executor was
+    lost, or the task ran elsewhere): failing is the only way not to drop its rows."""
+
+
+def label_block(
+    handle: BlockHandle,
+    scorer: Scorer,
+    carried: Sequence[str],
+    prediction_col: str = "prediction",
+    distance_col: str = "distance",
+) -> Iterator[pa.RecordBatch]:
+    """Every stored row of one block with its carried columns (renamed ``carried``, in
+    order; the handle's ``carry_path``), nearest centre and distance, as Arrow batches of
+    at most :data:`LABEL_CHUNK_ROWS` rows, in the block's row order.
+
+    Raises :class:`BlockFilesMissingError` (its message starts with :data:`MISSING_BLOCK`) when
+    the block's or the carried columns' file is not here, or they disagree on the rows.
+    """
+    if handle.rows == 0:
+        return
+    x = blockstore.open_block(handle.x_path) if handle.x_path else None
+    table = blockstore.open_table(handle.carry_path) if carried and handle.carry_path else None
+    if x is None or (carried and (table is None or table.num_rows != handle.rows)):
+        raise BlockFilesMissingError(
+            f"{MISSING_BLOCK}: partition {handle.partition} ({handle.x_path}, "
+            f"{handle.carry_path or 'no carried columns'}) on {socket.gethostname()}, stored "
+            f"on {handle.host}"
+        )
+    names = [*carried, prediction_col, distance_col]
+    origin = handle.origin_array
+    for start in range(0, handle.rows, LABEL_CHUNK_ROWS):
+        stop = min(start + LABEL_CHUNK_ROWS, handle.rows)
+        labels, dist = assign_stored(x[start:stop], origin, scorer)
+        columns = [] if table is None else table.slice(start, stop - start).columns
+        chunk = pa.Table.from_arrays([*columns, pa.array(labels), pa.array(dist)], names=names)
+        yield from chunk.to_batches()

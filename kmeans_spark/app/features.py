@@ -12,6 +12,7 @@ import fnmatch
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
@@ -26,6 +27,9 @@ from kmeans_spark.dataset import column
 from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.handle import BlockHandle
 from kmeans_spark.load import Affine, InputStage
+
+if TYPE_CHECKING:
+    from kmeans_spark.blocks import FittedBlocks
 
 log = logging.getLogger("kmeans_spark")
 
@@ -194,14 +198,28 @@ def load_input(
     return RunInput(df, names)
 
 
-def fit_columns(df: DataFrame, cfg: RunConfig, features: list[str]) -> DataFrame:
+def fit_columns(
+    df: DataFrame, cfg: RunConfig, features: list[str], carry: Sequence[str] = ()
+) -> DataFrame:
     """The features as double under their own names (text parsed; unparseable text is null,
-    which the load counts as bad), and the weight column as read (the fit checks it)."""
+    which the load counts as bad), the weight column as read (the fit checks it), and the
+    other columns of ``carry`` as read (the load carries them to the assignments:
+    :func:`assignment_inputs`; a feature among them is carried as the fit reads it)."""
     weight = cfg.input.weight_col
+    chosen = [*features, *([weight] if weight else [])]
     return df.select(
         *[numeric(df, c).alias(c) for c in features],
         *([column(weight)] if weight else []),
+        *[column(c) for c in carry if c not in chosen],
     )
+
+
+def assignment_inputs(cfg: RunConfig, features: list[str]) -> list[str]:
+    """The input columns the assignments copy, in their order: the id columns, then the
+    features (as double, original units) with ``output.keep_features``."""
+    id_cols = cfg.input.id_cols
+    keep = [c for c in features if c not in id_cols] if cfg.output.keep_features else []
+    return [*id_cols, *keep]
 
 
 class FitStage:
@@ -216,11 +234,19 @@ class FitStage:
         self.dropped = 0
         self.scaler = Scaler.identity(features)
 
-    def input_stage(self) -> InputStage:
+    def input_stage(
+        self,
+        carry: Sequence[str] = (),
+        on_fitted: Callable[[FittedBlocks], None] | None = None,
+    ) -> InputStage:
+        """The stage; ``carry`` and ``on_fitted`` as :class:`~kmeans_spark.load.InputStage`'s
+        (the fit's assignments from its blocks)."""
         return InputStage(
             on_load=self._loaded,
             drop_bad_rows=self._cfg.job.bad_rows == "drop",
             scales=self._cfg.job.scale != "none",
+            carry=tuple(carry),
+            on_fitted=on_fitted,
         )
 
     def _loaded(self, handles: Sequence[BlockHandle]) -> Affine | None:
@@ -316,10 +342,11 @@ def observe_counts(
 
 def assignments(scored: DataFrame, cfg: RunConfig, features: list[str]) -> DataFrame:
     """The columns written to ``assignments/``: ids, features if asked, prediction,
-    distance, and ``is_outlier`` with ``output.outlier_quantile``."""
-    id_cols = cfg.input.id_cols
-    keep = [c for c in features if c not in id_cols] if cfg.output.keep_features else []
-    out = scored.select(*[column(c) for c in [*id_cols, *keep, "prediction", "distance"]])
+    distance, and ``is_outlier`` with ``output.outlier_quantile``. ``scored`` is any
+    DataFrame with those columns: ``transform``'s, or the fit's blocks labelled
+    (:meth:`kmeans_spark.blocks.FittedBlocks.assignments`)."""
+    inputs = assignment_inputs(cfg, features)
+    out = scored.select(*[column(c) for c in [*inputs, "prediction", "distance"]])
     q = cfg.output.outlier_quantile
     if q <= 0:
         return out

@@ -30,9 +30,10 @@ from kmeans_spark.app.config import RunConfig
 from kmeans_spark.options import OPTIONS
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
-    from kmeans_spark.app.io import SavedModel
+    from kmeans_spark.app.io import AtomicOutput, SavedModel
+    from kmeans_spark.blocks import FittedBlocks
     from kmeans_spark.estimator import KMeans
 
 log = logging.getLogger("kmeans_spark")
@@ -82,13 +83,77 @@ def warm_start(kmeans: KMeans, previous: SavedModel, cfg: RunConfig, features: l
     log.info("warm start from %s (%d centres)", cfg.job.init_model, centers.shape[0])
 
 
+class AssignmentsWriter:
+    """Writes ``assignments/`` once, and says how (``path``): from the fit's resident blocks
+    while the fit runs (``"resident"``: :meth:`from_blocks`, the stage's ``on_fitted``), or
+    after it by ``model.transform`` (``"transform"``: a second read of the input).
+
+    The transform path is kept where the blocks cannot give its output: blocks stored as
+    float32 (``job.dtype``) hold the rows rounded, so their labels and distances are not
+    transform's of the input's doubles; and a block whose files were lost with their
+    executor before the write (the labelling task fails rather than drop its rows: the
+    write is thrown away, and the fit's model is written as usual). Falling back, rather
+    than rebuilding the blocks, costs the same one read of the input, and is the path that
+    writes a predict run's assignments anyway.
+    """
+
+    def __init__(
+        self,
+        out: AtomicOutput,
+        cfg: RunConfig,
+        names: list[str],
+        phases: dict[str, float],
+    ) -> None:
+        self._out, self._cfg, self._names, self._phases = out, cfg, names, phases
+        self.path = "transform"
+        self.resident = cfg.job.dtype == "float64"
+        #: why the transform path wrote them (for the log)
+        self.reason = "" if self.resident else f"{cfg.name('job.dtype')}={cfg.job.dtype} blocks"
+
+    def from_blocks(self, fitted: FittedBlocks) -> None:
+        """Write the assignments from the fit's blocks (inside the fit, before they are
+        removed); on a lost block file, leave them to :meth:`write` after the fit."""
+        from kmeans_spark.blocks import is_missing_block
+        from kmeans_spark.scoring import MISSING_BLOCK
+
+        try:
+            self.write(fitted.assignments())
+        except Exception as exc:
+            if not is_missing_block(exc):
+                raise
+            lines = str(exc).splitlines()
+            first = next((line for line in lines if MISSING_BLOCK in line), MISSING_BLOCK)
+            log.warning("%s; the assignments are written by transform instead", first.strip())
+            self._out.fs.delete(self._out.path("assignments"))  # what the failed write left
+            self.reason = "block files lost before the write"
+            return
+        self.path = "resident"
+
+    def write(self, scored: DataFrame) -> None:
+        """``scored`` (ids, kept features, prediction, distance), with ``is_outlier`` if
+        asked, to ``assignments/``."""
+        from kmeans_spark.app import features
+
+        runner.timed(
+            self._phases,
+            "write_assignments",
+            lambda: features.assignments(scored, self._cfg, self._names).write.parquet(
+                self._out.path("assignments")
+            ),
+        )
+
+
 def fit(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
     """Fit on the configured input and write the run's output directory; return the summary.
 
-    The input is read once before the fit: the fit's load validates and counts the rows,
-    drops bad ones if asked, and records the statistics the scaling needs
-    (:class:`~kmeans_spark.app.features.FitStage`); the scaling is then applied to the
-    stored blocks. The assignments are a second read, after the fit.
+    The input is read once: the fit's load validates and counts the rows, drops bad ones
+    if asked, records the statistics the scaling needs
+    (:class:`~kmeans_spark.app.features.FitStage`) and carries the id columns (and the
+    features, with ``output.keep_features``) beside the blocks; the scaling is then applied
+    to the stored blocks; once the centres are chosen the assignments are written from the
+    blocks, inside the fit (:class:`AssignmentsWriter`, which says when ``transform``
+    writes them instead). So the output is open around the fit: on any error nothing is
+    left in it.
     """
     from pyspark.sql import functions as F
 
@@ -110,7 +175,9 @@ def fit(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
     names = inp.features
     stage = features.FitStage(inp.df, cfg, names)
     kmeans = KMeans(**cfg.job.estimator_params(), inputCols=names, distanceCol="distance")
-    input_stage = stage.input_stage()
+    writer = AssignmentsWriter(out, cfg, names, phases)
+    carry = features.assignment_inputs(cfg, names) if writer.resident else []
+    input_stage = stage.input_stage(carry, writer.from_blocks if writer.resident else None)
     if cfg.output.report:  # the metrics of the fit, computed on its blocks
         input_stage = replace(input_stage, metrics_sample=cfg.job.sample_size)
     kmeans.setInputStage(input_stage)
@@ -118,27 +185,33 @@ def fit(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
         kmeans.setWeightCol(cfg.input.weight_col)
     if previous is not None:
         warm_start(kmeans, previous, cfg, names)
-    model = runner.timed(
-        phases, "fit", lambda: kmeans.fit(features.fit_columns(inp.df, cfg, names))
-    )
-    scaler = stage.scaler
-    if scaler.constant:
-        log.warning("features with no spread, left unscaled: %s", scaler.constant)
-    # the model's centres are in scaled units: it reads the scaled copies of the features
-    model.setInputCols([features.SCALED_PREFIX + c for c in names])
-    summary = model.summary
-    centers_scaled = np.array(model.clusterCenters())
-    centers = scaler.inverse(centers_scaled)
-    data = features.prepared(inp.df, cfg, names, scaler)
-    if stage.dropped:
-        data = data.where(~F.col(features.BAD))
-    with out.writing():
+    with out.writing():  # an error below, in the fit too, leaves nothing behind
+        model = runner.timed(
+            phases, "fit", lambda: kmeans.fit(features.fit_columns(inp.df, cfg, names, carry))
+        )
+        if writer.path == "resident":  # written inside the fit: a phase of its own
+            phases["fit"] = round(phases["fit"] - phases["write_assignments"], 3)
+        scaler = stage.scaler
+        if scaler.constant:
+            log.warning("features with no spread, left unscaled: %s", scaler.constant)
+        # the model's centres are in scaled units: it reads the scaled copies of the features
+        model.setInputCols([features.SCALED_PREFIX + c for c in names])
+        summary = model.summary
+        centers_scaled = np.array(model.clusterCenters())
+        centers = scaler.inverse(centers_scaled)
         runner.timed(phases, "write_model", lambda: model.write().save(out.path("model")))
         fs.write_text(out.path("scaler.json"), scaler.to_json())
-        written = features.assignments(model.transform(data), cfg, names)
-        runner.timed(
-            phases, "write_assignments", lambda: written.write.parquet(out.path("assignments"))
-        )
+        if writer.path == "resident":
+            log.info("assignments written from the fit's blocks (the input was read once)")
+        else:
+            data = features.prepared(inp.df, cfg, names, scaler)
+            if stage.dropped:
+                data = data.where(~F.col(features.BAD))
+            writer.write(model.transform(data))
+            log.info(
+                "assignments written by transform (%s): a second read of the input",
+                writer.reason,
+            )
         result = runner.base_result(
             "fit",
             cfg,
@@ -160,6 +233,7 @@ def fit(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
             cost_history=summary.costHistory,
             run_costs=summary.diagnostics.runCosts,
             metrics=summary.metrics.to_dict() if summary.metrics is not None else None,
+            assignments_path=writer.path,
             seconds={**phases, "engine": summary.diagnostics.phaseSeconds},
         )
         fs.write_text(out.path("summary.json"), json.dumps(result, indent=2))

@@ -696,8 +696,8 @@ def test_the_input_is_read_once_before_the_fit(
     spark: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     """fit reads the input once to load, validate, count, drop bad rows and gather the
-    scaling statistics (the scaling is applied to the stored blocks), and once more to
-    write the assignments; predict reads it once. Counted by Spark's own input metrics."""
+    scaling statistics (the scaling is applied to the stored blocks); the assignments are
+    written from the stored blocks; predict reads it once. Counted by Spark's own input metrics."""
     rng = np.random.default_rng(9)
     x = np.vstack([rng.normal(c, 0.2, (500, 2)) for c in (0.0, 4.0)]) * [1.0, 1000.0]
     frame = pd.DataFrame(x, columns=["x0", "x1"])
@@ -723,7 +723,7 @@ def test_the_input_is_read_once_before_the_fit(
         str(tmp_path / "fit"),
     )
     assert fit.code == 0, fit.stderr[-3000:]
-    assert len(scans.since()) == 2, scans.since()  # the load, then the assignments
+    assert len(scans.since()) == 1, scans.since()  # the load (assignments from its blocks)
     s = summary(tmp_path / "fit")
     assert (s["rows_read"], s["rows_dropped"], s["rows_used"]) == (1000, 2, 998)
     assert "scale" in s["seconds"]["engine"]
@@ -862,7 +862,7 @@ def test_fit_report_has_the_metrics_of_the_fit(
         str(out),
     )
     assert run.code == 0, run.stderr[-3000:]
-    assert len(scans.since()) == 2, scans.since()  # the load and the assignments
+    assert len(scans.since()) == 1, scans.since()  # the load (assignments from its blocks)
     s = summary(out)
     assert len(s["run_costs"]) == 3 and s["cost"] == min(s["run_costs"])
     m = s["metrics"]
