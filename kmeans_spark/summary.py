@@ -53,7 +53,9 @@ class FitDiagnostics:
     Per iteration: ``shiftHistory`` (largest centre move), ``iterationSeconds`` (driver wall
     time) and ``prunedFraction`` (rows whose distances Hamerly's bounds skipped).
     ``initCandidates`` and ``initCost`` are the k-means|| candidates and their weighted
-    cost; ``phaseSeconds`` has ``load``, ``init``, ``lloyd`` and ``total``. With restarts
+    cost; ``phaseSeconds`` has ``load``, ``init``, ``lloyd`` and ``total`` (and, where they
+    ran, ``scale``, ``metrics`` and ``on_fitted``: the batch job's scaling of the blocks,
+    the fit's metrics and its assignments written from the blocks). With restarts
     (``nInit``), ``runCosts`` has every run's final cost and ``bestRun`` the one kept (the
     lowest; the first on a tie); the rest describes that run.
     """

@@ -40,9 +40,12 @@ log = logging.getLogger("kmeans_spark")
 
 HELP = "train a model; write model/, assignments/, summary.json, centers.csv"
 DESCRIPTION = "Fit k-means on the input and write one output directory, atomically."
-#: Every config key has a flag here, but predict's model and elbow's k range.
+#: Every config key has a flag here, but predict's model, elbow's k range and the keys of
+#: other commands only (recommend's [text]).
 KEYS = tuple(
-    o.key for o in OPTIONS if o.key and o.key not in ("job.model", "job.k_min", "job.k_max")
+    o.key
+    for o in OPTIONS
+    if o.key and o.key not in ("job.model", "job.k_min", "job.k_max") and o.used_by("fit")
 )
 
 
