@@ -1,6 +1,7 @@
 """How much memory a fit needs per GiB of data: peak resident memory of the Python workers
 (the load task holds a partition as Arrow and as numpy at once) and of the JVM, for one
-partition of a known size, next to the size of the resident block file.
+partition of a known size, next to the size of the resident block file. ``--job`` loads as
+the batch job does (statistics, bad-row drop, scaling of the blocks, ids carried).
 
     .venv/bin/python scripts/measure_memory.py --rows 1000000 --dim 32
 """
@@ -12,6 +13,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def vm_hwm_mb(pid: int) -> float:
@@ -44,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--dim", type=int, default=32)
     parser.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    parser.add_argument(
+        "--job",
+        action="store_true",
+        help="load as the batch job does: per-feature statistics, bad rows dropped, the blocks "
+        "scaled, an id column carried beside each block",
+    )
     args = parser.parse_args(argv)
 
     import numpy as np
@@ -60,14 +68,25 @@ def main(argv: list[str] | None = None) -> int:
         x = rng.normal(size=(args.rows, args.dim))
         flat = pa.array(x.ravel())
         column = pa.ListArray.from_arrays(np.arange(0, x.size + 1, args.dim, dtype=np.int32), flat)
-        pq.write_table(pa.table({"features": column}), path)
+        ids = pa.array(np.arange(args.rows, dtype=np.int64))
+        pq.write_table(pa.table({"id": ids, "features": column}), path)
     spark = local_session(
         "kmeans-spark memory", master="local[1]", conf={"spark.driver.memory": "4g"}
     )
     df = spark.read.parquet(str(path)).coalesce(1)
     raw_mb = args.rows * args.dim * 8 / 2**20
     block_mb = raw_mb / (2 if args.dtype == "float32" else 1)
-    KMeans(k=8, seed=1, maxIter=2, dtype=args.dtype).fit(df)
+    kmeans = KMeans(k=8, seed=1, maxIter=2, dtype=args.dtype)
+    if args.job:
+        from kmeans_spark.load import InputStage
+
+        def standardise(handles: Any) -> Any:  # the job's scaling, as FitStage chooses it
+            return (0.0,) * args.dim, (1.0,) * args.dim
+
+        kmeans.setInputStage(
+            InputStage(on_load=standardise, drop_bad_rows=True, scales=True, carry=("id",))
+        )
+    kmeans.fit(df)
     # the JVM is this driver's child (py4j gateway); its Python workers are the JVM's children
     kids = descendants(os.getpid())
 
@@ -81,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": args.rows,
         "dim": args.dim,
         "dtype": args.dtype,
+        "job": args.job,
         "partition_raw_mb": round(raw_mb, 1),
         "block_file_mb": round(block_mb, 1),
         "python_worker_peak_mb": round(worker_peak, 1),
