@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -127,33 +126,33 @@ def test_every_cluster_reads_as_one_topic(space_run: Run) -> None:
 
 
 def test_model_reuses_the_pipeline_for_another_query(
-    spark: Any,
-    capsys: pytest.CaptureFixture[str],
-    caplog: pytest.LogCaptureFixture,
-    space_run: Run,
-    movies_csv: Path,
-    tmp_path: Path,
+    space_run: Run, movies_csv: Path, tmp_path: Path
 ) -> None:
+    """Through spark-submit, as a scheduler runs it (the one spark-submit run of recommend):
+    exit 0, the brief JSON line last on stdout, the table of recommendations in the log, and
+    the space run's pipeline reused as fitted for another query."""
     first = Path(space_run.stderr)
-    out = tmp_path / "romance"
+    out = tmp_path / "romance-{run_date}"
     args = ["recommend", "--movies", str(movies_csv), "--keywords", "romantic comedy wedding"]
-    with caplog.at_level(logging.WARNING, logger="kmeans_spark"):
-        run = in_process(
-            spark, capsys, *args, "--model", str(first), "--k", "9", "--output", str(out)
-        )
-    assert run.code == 0, run.stderr[-3000:]
-    assert any(
-        "--k ignored: --model is reused as fitted (k=4, cosine, vocabulary of" in r.getMessage()
-        for r in caplog.records
+    run = submit(
+        *args, "--model", str(first), "--k", "9", "--output", str(out), "--run-date", "2026-11-22"
     )
-    recommendations = read_json(out / "recommendations.json")
+    assert run.code == 0, (run.stdout + run.stderr)[-3000:]
+    assert_no_stack_trace(run)
+    text = run.stdout + run.stderr
+    assert "--k ignored: --model is reused as fitted (k=4, cosine, vocabulary of" in text
+    assert "'romantic comedy wedding' -> cluster " in text
+    written = tmp_path / "romance-2026-11-22"
+    brief = json.loads(run.stdout.strip().splitlines()[-1])
+    assert brief["command"] == "recommend" and brief["output"] == str(written)
+    recommendations = read_json(written / "recommendations.json")
     assert len(recommendations) == 10  # the default --top
     assert [r["title"] for r in recommendations] == most_popular("romance", 10)
-    summary = read_json(out / "summary.json")
+    summary = read_json(written / "summary.json")
     assert summary["pipeline"] == {"fitted": False, "model": str(first)}
     assert "cost" not in summary and summary["k"] == 4
-    assert read_json(out / "clusters.json") == read_json(first / "clusters.json")
-    assert (out / "pipeline" / "metadata").is_dir()  # the next run can reuse this one
+    assert read_json(written / "clusters.json") == read_json(first / "clusters.json")
+    assert (written / "pipeline" / "metadata").is_dir()  # the next run can reuse this one
 
 
 def test_bad_rows_can_be_dropped_and_duplicate_titles_kept_first(
@@ -367,21 +366,3 @@ def test_an_earlier_output_is_replaced_only_with_mode_overwrite(
         "choose another --output."
     )
     assert (out / "summary.json").read_text() == before
-
-
-def test_spark_submit_run(movies_csv: Path, tmp_path: Path) -> None:
-    """The one spark-submit run: exit 0, the brief JSON line last on stdout, the table of
-    recommendations in the log, recommendations.json of the query's topic."""
-    out = tmp_path / "romance-{run_date}"
-    run = submit(
-        *["recommend", "--movies", str(movies_csv), "--keywords", "romantic comedy wedding"],
-        *["--k", "4", "--top", "3", "--output", str(out), "--run-date", "2026-11-22"],
-    )
-    assert run.code == 0, (run.stdout + run.stderr)[-3000:]
-    assert_no_stack_trace(run)
-    written = tmp_path / "romance-2026-11-22"
-    brief = json.loads(run.stdout.strip().splitlines()[-1])
-    assert brief["command"] == "recommend" and brief["output"] == str(written)
-    assert "'romantic comedy wedding' -> cluster " in run.stdout + run.stderr
-    titles = [r["title"] for r in read_json(written / "recommendations.json")]
-    assert titles == most_popular("romance", 3)
