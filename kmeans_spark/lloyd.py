@@ -6,12 +6,18 @@ its few farthest points; the driver merges them, computes the new centres (resee
 clusters from those far points, so no extra pass), and ships the centres to the next
 iteration's tasks (inside the task when small, else as a broadcast; see
 :meth:`ResidentBlocks.share`).
+
+Several runs (restarts, or the k of a sweep) share each pass: the runs computed in full
+are stacked into one matrix (one GEMM per tile), and each run that prunes is computed on its
+own, with its own Hamerly bounds beside every block (see :func:`run_lloyd_runs`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,8 +32,7 @@ from kmeans_spark.kernels.step import (
     RunLayout,
     max_center_shift,
     merge_runs,
-    multi_partial_stats,
-    partial_stats,
+    multi_partial_stats_and_bounds,
     update_centers,
 )
 from kmeans_spark.tuning import DEFAULT_TUNING, Tuning
@@ -70,40 +75,23 @@ def run_lloyd(
 
     With pruning (``tuning.prune``; by default where :func:`use_pruning` says it pays) each block
     keeps Hamerly's bounds in a state file beside it from one iteration to the next
-    (``lloyd<i>``, written by the task of iteration ``i``), and most rows skip most
-    distances; the assignments are those of the plain step. A task that finds no state
+    (written by the task of iteration ``i``, read by that of ``i + 1``), and most rows skip
+    most distances; the assignments are those of the plain step. A task that finds no state
     (first iteration, a retry, a rebuilt block) computes its block in full.
+
+    One run of :func:`run_lloyd_runs`: a restart among several computes what this computes
+    for its start, up to the rounding of sums over other tile sizes.
     """
-    k, dim = centers.shape
-    prune = use_pruning(k, dim) if tuning.prune is None else tuning.prune
-    n_far = min(k, tuning.max_far_points) if reseed_empty else 0
-    state = _RunState(np.asarray(centers, dtype=np.float64))
-    scale = 0.5 if spherical else 1.0  # unit vectors: |x - c|^2 = 2 (1 - cos)
-    previous: np.ndarray | None = None
-    for it in range(1, max_iter + 1):
-        t0 = time.perf_counter()
-        moves = None
-        if prune and previous is not None:
-            moves = CenterMoves.between(previous, state.centers)
-        with blocks.share((state.centers, moves)) as shared:
-            step = functools.partial(_lloyd_block, shared=shared, it=it, prune=prune, n_far=n_far)
-            stats = blocks.run(step, PartialStats.merge)
-        previous = state.centers
-        state.step(stats, tol, spherical, reseed_empty, scale, time.perf_counter() - t0)
-        update = state.update
-        assert update is not None
-        log.info(
-            "iteration %d: cost %.9g, max centre shift %.3g, %.3f s, %.0f%% of rows pruned%s",
-            it,
-            state.costs[-1],
-            state.shifts[-1],
-            state.seconds[-1],
-            100 * state.pruned[-1],
-            f", reseeded {len(update.reseeded)} empty clusters" if update.reseeded else "",
-        )
-        if state.done:
-            break
-    return state.result()
+    (result,) = run_lloyd_runs(
+        blocks,
+        [centers],
+        max_iter=max_iter,
+        tol=tol,
+        spherical=spherical,
+        reseed_empty=reseed_empty,
+        tuning=tuning,
+    )
+    return result
 
 
 def run_lloyd_runs(
@@ -116,67 +104,198 @@ def run_lloyd_runs(
     reseed_empty: bool,
     tuning: Tuning = DEFAULT_TUNING,
 ) -> list[LloydResult]:
-    """Lloyd for several runs at once (restarts, or the k of a sweep), in shared passes:
-    each pass stacks the centres of the runs still iterating into one matrix (one GEMM per
-    tile, :func:`kmeans_spark.kernels.step.multi_partial_stats`); a run that has converged
-    drops out of later passes. Each run stops by the rule of :func:`run_lloyd` and returns
-    what :func:`run_lloyd` would for its start (up to the rounding of sums over other tile
-    sizes). One run alone is :func:`run_lloyd` itself, with its pruning; several runs skip
-    pruning (its bounds are per run; the shared GEMM is the saving here).
+    """Lloyd for several runs at once (restarts, or the k of a sweep), in shared passes,
+    one Spark job each; a run that has converged drops out of later passes. Each run stops
+    by the rule of :func:`run_lloyd` and returns what :func:`run_lloyd` would for its start
+    (up to the rounding of sums over other tile sizes).
+
+    The centres of the runs are stacked into one matrix (one GEMM per tile for all of them,
+    :func:`kmeans_spark.kernels.step.multi_partial_stats`), except those of the runs that
+    prune (decided once per run by :func:`prunes`; by default from 40 centres among several
+    runs). Each of those keeps Hamerly's bounds in a state file per block, named by its
+    index in ``starts`` (stable as other runs drop out), and is computed on its own by
+    :func:`kmeans_spark.kernels.pruning.pruned_stats`. Its first pass, which has no bounds
+    yet, is taken in the stack and keeps the bounds it finds; a task that finds no bounds
+    later (a retry, a rebuilt block) computes the run in full. Pruning changes no label, so
+    the results do not depend on it.
     """
-    if len(starts) == 1:
-        return [
-            run_lloyd(
-                blocks,
-                starts[0],
-                max_iter=max_iter,
-                tol=tol,
-                spherical=spherical,
-                reseed_empty=reseed_empty,
-                tuning=tuning,
-            )
-        ]
-    states = [_RunState(np.asarray(c, dtype=np.float64)) for c in starts]
-    scale = 0.5 if spherical else 1.0
+    dim = starts[0].shape[1]
+    states = [
+        _RunState(
+            np.asarray(c, dtype=np.float64),
+            prune=prunes(c.shape[0], dim, runs=len(starts), tuning=tuning),
+        )
+        for c in starts
+    ]
+    scale = 0.5 if spherical else 1.0  # unit vectors: |x - c|^2 = 2 (1 - cos)
+    stale: list[str] = []  # bounds of runs that stopped in the last pass
     for it in range(1, max_iter + 1):
-        active = [s for s in states if not s.done]
+        active = [r for r, s in enumerate(states) if not s.done]
         if not active:
             break
         t0 = time.perf_counter()
-        layout = RunLayout.of([s.centers.shape[0] for s in active])
-        stacked = np.concatenate([s.centers for s in active])
-        n_far = tuple(
-            min(s.centers.shape[0], tuning.max_far_points) if reseed_empty else 0 for s in active
+        plan = _Pass.of(
+            states,
+            active,
+            it,
+            last=it == max_iter,
+            tuning=tuning,
+            reseed_empty=reseed_empty,
+            stale=tuple(stale),
         )
-        with blocks.share(stacked) as shared:
-            step = functools.partial(_runs_block, shared=shared, layout=layout, n_far=n_far)
+        with blocks.share(plan) as shared:
+            step = functools.partial(_runs_block, shared=shared)
             all_stats = blocks.run(step, merge_runs)
         seconds = time.perf_counter() - t0
-        for state, stats in zip(active, all_stats, strict=True):
+        stale = []
+        for r, stats in zip(plan.order, all_stats, strict=True):
+            state = states[r]
             state.step(stats, tol, spherical, reseed_empty, scale, seconds)
-            if state.done:
-                log.info(
-                    "run of k=%d converged after %d iterations, cost %.9g",
-                    state.centers.shape[0],
-                    it,
-                    state.update.cost if state.update else float("nan"),
-                )
-        log.info(
-            "iteration %d of %d runs: %d converged, %.3f s",
-            it,
-            len(active),
-            sum(s.done for s in active),
-            seconds,
-        )
+            if state.done and state.prune:
+                stale.append(_bounds_name(r, it))
+        _log_pass(it, [states[r] for r in active], seconds)
     return [s.result() for s in states]
+
+
+def prunes(k: int, dim: int, *, runs: int = 1, tuning: Tuning = DEFAULT_TUNING) -> bool:
+    """Whether a run of ``k`` centres in ``dim`` dimensions, one of ``runs`` sharing their
+    passes, keeps Hamerly's bounds: ``tuning.prune`` if set, else where :func:`use_pruning`
+    says they pay (from more centres among several runs than alone). Decided once: a run
+    left alone when the others have stopped keeps its way."""
+    return use_pruning(k, dim, runs=runs) if tuning.prune is None else tuning.prune
+
+
+def _bounds_name(run: int, it: int) -> str:
+    """The state file of ``run``'s bounds after iteration ``it``."""
+    return f"lloyd{it}" if run == 0 else f"lloyd{it}-run{run}"
+
+
+@dataclass(frozen=True)
+class _PrunedRun:
+    """A run that prunes, in a pass after its first: its centres, how they moved since its
+    bounds were computed, and the state files to read and write (none written by the last
+    pass ``max_iter`` allows: nothing would read them)."""
+
+    centers: np.ndarray
+    moves: CenterMoves
+    n_far: int
+    bounds_in: str
+    bounds_out: str | None
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """What every block's task of one pass needs: the stacked runs (``layout``), then the
+    runs that prune; ``order`` is the index in ``starts`` of each run's result, in the
+    order the task returns them. ``first_bounds`` are the stacked runs that prune from the
+    next pass on (position in the stack, state file to keep their bounds in). ``stale`` are
+    the bounds of runs that have stopped, removed by the task (disk space, not correctness:
+    no later pass reads them).
+    """
+
+    stacked: np.ndarray
+    layout: RunLayout
+    n_far: tuple[int, ...]
+    first_bounds: tuple[tuple[int, str], ...]
+    pruned: tuple[_PrunedRun, ...]
+    order: tuple[int, ...]
+    stale: tuple[str, ...]
+
+    @property
+    def nbytes(self) -> int:
+        """What decides between shipping the pass inside the task and a broadcast."""
+        return int(
+            self.stacked.nbytes + sum(p.centers.nbytes + p.moves.nbytes for p in self.pruned)
+        )
+
+    @classmethod
+    def of(
+        cls,
+        states: list[_RunState],
+        active: list[int],
+        it: int,
+        *,
+        last: bool,
+        tuning: Tuning,
+        reseed_empty: bool,
+        stale: tuple[str, ...],
+    ) -> _Pass:
+        def n_far(r: int) -> int:
+            return min(states[r].centers.shape[0], tuning.max_far_points) if reseed_empty else 0
+
+        stacked = [r for r in active if states[r].previous is None]
+        pruned = [r for r in active if states[r].previous is not None]
+        runs = []
+        for r in pruned:
+            s = states[r]
+            assert s.previous is not None
+            runs.append(
+                _PrunedRun(
+                    centers=s.centers,
+                    moves=CenterMoves.between(s.previous, s.centers),
+                    n_far=n_far(r),
+                    bounds_in=_bounds_name(r, it - 1),
+                    bounds_out=None if last else _bounds_name(r, it),
+                )
+            )
+        dim = states[active[0]].centers.shape[1]
+        return cls(
+            stacked=np.concatenate([states[r].centers for r in stacked] or [np.empty((0, dim))]),
+            layout=RunLayout.of([states[r].centers.shape[0] for r in stacked]),
+            n_far=tuple(n_far(r) for r in stacked),
+            first_bounds=tuple(
+                (i, _bounds_name(r, it))
+                for i, r in enumerate(stacked)
+                if states[r].prune and not last
+            ),
+            pruned=tuple(runs),
+            order=tuple(stacked + pruned),
+            stale=stale,
+        )
+
+
+def _log_pass(it: int, active: list[_RunState], seconds: float) -> None:
+    if len(active) == 1:
+        (state,) = active
+        update = state.update
+        assert update is not None
+        log.info(
+            "iteration %d: cost %.9g, max centre shift %.3g, %.3f s, %.0f%% of rows pruned%s",
+            it,
+            state.costs[-1],
+            state.shifts[-1],
+            seconds,
+            100 * state.pruned[-1],
+            f", reseeded {len(update.reseeded)} empty clusters" if update.reseeded else "",
+        )
+        return
+    for state in active:
+        if state.done:
+            log.info(
+                "run of k=%d converged after %d iterations, cost %.9g",
+                state.centers.shape[0],
+                it,
+                state.update.cost if state.update else float("nan"),
+            )
+    log.info(
+        "iteration %d of %d runs (%d pruning, %.0f%% of their rows pruned): %d converged, %.3f s",
+        it,
+        len(active),
+        sum(s.prune for s in active),
+        100 * float(np.mean([s.pruned[-1] for s in active if s.prune] or [0.0])),
+        sum(s.done for s in active),
+        seconds,
+    )
 
 
 @dataclass
 class _RunState:
-    """One run between passes, of :func:`run_lloyd` or of :func:`run_lloyd_runs`: its
-    centres, history and whether it has stopped."""
+    """One run between passes: its centres (and, when it prunes, those its bounds were
+    computed for), history and whether it has stopped."""
 
     centers: np.ndarray
+    prune: bool = False
+    previous: np.ndarray | None = None
     done: bool = False
     converged: bool = False
     update: CenterUpdate | None = None
@@ -199,6 +318,7 @@ class _RunState:
         Spark's stopping rule (never on a reseeded centre, which has not been tried yet)."""
         update = update_centers(stats, self.centers, reseed_empty=reseed_empty, spherical=spherical)
         shift = max_center_shift(self.centers, update.centers, spherical)
+        self.previous = self.centers if self.prune else None
         self.centers, self.update = update.centers, update
         self.reseeded += len(update.reseeded)
         self.costs.append(stats.cost * scale)
@@ -228,36 +348,46 @@ class _RunState:
 
 
 def _runs_block(
-    h: BlockHandle,
-    x: np.ndarray,
-    w: np.ndarray | None,
-    *,
-    shared: Any,
-    layout: RunLayout,
-    n_far: tuple[int, ...],
+    h: BlockHandle, x: np.ndarray, w: np.ndarray | None, *, shared: Any
 ) -> list[PartialStats]:
-    """One pass of several runs on one block (see :func:`run_lloyd_runs`)."""
-    return multi_partial_stats(x, w, shared.value, layout, n_far=n_far, origin=h.origin_array)
+    """One pass of every active run on one block (see :class:`_Pass`): the stacked runs in
+    one GEMM per tile, keeping the first bounds of those that prune from the next pass on,
+    then each pruned run with the bounds the block's task of the previous pass left beside
+    the block (valid for the centres before its ``moves``; without them, in full)."""
+    plan: _Pass = shared.value
+    origin = h.origin_array
+    for name in plan.stale:
+        with contextlib.suppress(OSError):
+            os.unlink(h.state_path(name))
+    out: list[PartialStats] = []
+    if plan.layout.runs:
+        out, bounds = multi_partial_stats_and_bounds(
+            x,
+            w,
+            plan.stacked,
+            plan.layout,
+            n_far=plan.n_far,
+            origin=origin,
+            bounds_for=[i for i, _ in plan.first_bounds],
+        )
+        for i, name in plan.first_bounds:
+            carry_state(h, None, name, functools.partial(_keep, bounds[i]))
+    for run in plan.pruned:
+        with_bounds = functools.partial(_pruned_run, x, w, run, origin)
+        out.append(carry_state(h, run.bounds_in, run.bounds_out, with_bounds))
+    return out
 
 
-def _lloyd_block(
-    h: BlockHandle,
+def _keep(state: np.ndarray, _: np.ndarray | None) -> tuple[None, np.ndarray]:
+    """A :func:`carry_state` step that only keeps a state computed already."""
+    return None, state
+
+
+def _pruned_run(
     x: np.ndarray,
     w: np.ndarray | None,
-    *,
-    shared: Any,
-    it: int,
-    prune: bool,
-    n_far: int,
-) -> PartialStats:
-    """Iteration ``it`` on one block: plain, or pruned with the bounds the block's task of
-    iteration ``it - 1`` left beside it (valid for the centres before ``moves``)."""
-    centers, moves = shared.value
-    if not prune:
-        return partial_stats(x, w, centers, n_far=n_far, origin=h.origin_array)
-
-    def with_bounds(bounds: np.ndarray | None) -> tuple[PartialStats, np.ndarray]:
-        return pruned_stats(x, w, centers, bounds, moves, n_far=n_far, origin=h.origin_array)
-
-    bounds_in = f"lloyd{it - 1}" if moves is not None else None
-    return carry_state(h, bounds_in, f"lloyd{it}", with_bounds)
+    run: _PrunedRun,
+    origin: np.ndarray | None,
+    bounds: np.ndarray | None,
+) -> tuple[PartialStats, np.ndarray]:
+    return pruned_stats(x, w, run.centers, bounds, run.moves, n_far=run.n_far, origin=origin)

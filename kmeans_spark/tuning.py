@@ -23,8 +23,9 @@ class Tuning:
     inline_bytes: int = 256 * 1024
     #: Rebuilds of lost block files before a pass gives up.
     max_rebuilds: int = 3
-    #: Hamerly's bounds in Lloyd: ``None`` where :func:`kernels.pruning.use_pruning` says
-    #: they pay, else always (``True``) or never (``False``). Results are the same.
+    #: Hamerly's bounds in Lloyd, run by run: ``None`` where :func:`kernels.pruning.use_pruning`
+    #: says they pay (alone, or among the runs of a sweep or of restarts), else for every run
+    #: (``True``) or none (``False``). Results are the same.
     prune: bool | None = None
     #: Reductions of the k-means|| candidates to k centres tried on the driver, the best
     #: kept: cheap (a few times k weighted points), and what decides whether the seeding

@@ -17,14 +17,26 @@ from kmeans_spark.kernels.distance import (
     row_tiles,
     two_nearest_tile,
 )
-from kmeans_spark.kernels.step import Accumulator, PartialStats
+from kmeans_spark.kernels.step import Accumulator, PartialStats, bounds_array, set_bounds
+
+#: The fewest centres of a run that prunes among several runs (see :func:`use_pruning`).
+MIN_K_AMONG_RUNS = 40
 
 
-def use_pruning(k: int, d: int, min_k: int = 8, min_kd: int = 256) -> bool:
-    """Whether bounds pay: once the full distance product is large next to the per-row
-    bookkeeping (measured, 100k rows, iterations 2-20: k=10 d=16 1.27x slower; k=25 d=16
-    1.8x faster; k=100 d=64 1.8x; k=1000 d=32 5x)."""
-    return k >= min_k and k * d >= min_kd
+def use_pruning(k: int, d: int, min_k: int = 8, min_kd: int = 256, *, runs: int = 1) -> bool:
+    """Whether bounds pay for a run of ``k`` centres in ``d`` dimensions: once the full
+    distance product is large next to the per-row bookkeeping (measured, one run, 100k rows,
+    iterations 2-20: k=10 d=16 1.27x slower; k=25 d=16 1.8x faster; k=100 d=64 1.8x; k=1000
+    d=32 5x).
+
+    Among ``runs`` > 1 runs sharing each pass, a run that does not prune costs only its
+    share of the stacked GEMM and its argmin, the per-row work around them being shared, so
+    bounds pay from :data:`MIN_K_AMONG_RUNS` centres (measured: 5 restarts of 300k rows, up
+    to 20 iterations, CPU time pruned / stacked: k=10-25 1.0-2.1x slower at d=8-64; k=40
+    0.63-0.92 at d=8-32, 1.03 at d=64; k=100 d=64 0.39; a sweep k=2..15 at d=16 or 64, 1.2-1.6x
+    slower if every run pruned).
+    """
+    return k >= (min_k if runs == 1 else max(min_k, MIN_K_AMONG_RUNS)) and k * d >= min_kd
 
 
 @dataclass(frozen=True)
@@ -53,19 +65,21 @@ def pruned_stats(
     x: FloatArray,
     weights: F64 | None,
     centers: F64,
-    bounds: F64 | None,
+    bounds: np.ndarray | None,
     moves: CenterMoves | None,
     n_far: int = 0,
     chunk: int | None = None,
     origin: F64 | None = None,
-) -> tuple[PartialStats, F64]:
+) -> tuple[PartialStats, np.ndarray]:
     """:func:`partial_stats` with Hamerly's bounds: the same assignment, and the same
     statistics, computing distances to every centre only for the rows that may have moved.
 
-    ``bounds`` is what the previous call returned for this block: a ``(2, n)`` array of
-    each row's centre and a lower bound on its distance to every *other* centre, valid for
-    the centres before ``moves``. ``None`` (first pass, or the state was lost) computes
-    every row in full; the result does not depend on which. Per row, with ``a`` its centre:
+    ``bounds`` is what the previous call returned for this block (or the stacked pass of
+    :func:`.step.multi_partial_stats_and_bounds`): a ``(2, n)`` array of each row's centre
+    and a lower bound on its distance to every *other* centre (float32, see
+    :func:`.step.bounds_array`), valid for the centres before ``moves``. ``None`` (first
+    pass, or the state was lost) computes every row in full; the result does not depend on
+    which. Per row, with ``a`` its centre:
 
     * the lower bound shrinks by the largest move of any other centre;
     * the exact distance ``u`` to ``a`` is computed (one row-wise difference, ``d`` flops);
@@ -80,7 +94,7 @@ def pruned_stats(
     k, d = centers.shape
     acc = Accumulator(k, d, n_far)
     n = x.shape[0]
-    out_bounds = np.empty((2, n))
+    out_bounds = bounds_array(n, k)
     if n == 0:
         return acc.stats, out_bounds
     shift = origin_or_zero(origin, d)
@@ -115,8 +129,7 @@ def pruned_stats(
             computed += need.size
             if moved_rows.size:
                 d2[moved_rows] = exact_sq_dist(xc[moved_rows], local_x[labels[moved_rows]])
-        out_bounds[0, start:stop] = labels
-        out_bounds[1, start:stop] = lower
+        set_bounds(out_bounds, start, stop, labels, lower)
         acc.add(xc, None if weights is None else weights[start:stop], labels, d2)
     acc.stats.computed = computed
     return acc.finish(centers, shift), out_bounds

@@ -7,7 +7,7 @@ into new centres, reseeding empty clusters from the far points, so no extra pass
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -196,6 +196,24 @@ def partial_stats(
     return multi_partial_stats(x, weights, centers, layout, n_far, chunk, origin)[0]
 
 
+def bounds_array(n: int, k: int) -> np.ndarray:
+    """An empty ``(2, n)`` array of Hamerly bounds (each row's centre, and a lower bound on
+    its distance to every other centre; see :func:`.pruning.pruned_stats`) for ``k``
+    centres: float32, half the bytes of the state file written and read back every pass
+    (labels are exact in float32 below 2**24 centres; lower bounds go in by
+    :func:`set_bounds`, rounded down, so they stay bounds)."""
+    return np.empty((2, n), dtype=np.float32 if k <= 2**24 else np.float64)
+
+
+def set_bounds(bounds: np.ndarray, start: int, stop: int, labels: I64, lower: F64) -> None:
+    """Rows ``start:stop`` of ``bounds`` (see :func:`bounds_array`)."""
+    bounds[0, start:stop] = labels
+    low = lower.astype(bounds.dtype)
+    if low.dtype != lower.dtype:  # the nearest float32 may be above: step down to below
+        np.nextafter(low, -np.inf, out=low, where=low > lower)
+    bounds[1, start:stop] = low
+
+
 def multi_partial_stats(
     x: FloatArray,
     weights: F64 | None,
@@ -210,6 +228,25 @@ def multi_partial_stats(
     statistics. A run's result equals what :func:`partial_stats` gives for its centres
     alone, up to the rounding of sums taken over differently sized tiles. ``n_far`` is one
     count for every run, or one per run."""
+    stats, _ = multi_partial_stats_and_bounds(x, weights, stacked, layout, n_far, chunk, origin)
+    return stats
+
+
+def multi_partial_stats_and_bounds(
+    x: FloatArray,
+    weights: F64 | None,
+    stacked: F64,
+    layout: RunLayout,
+    n_far: int | Sequence[int] = 0,
+    chunk: int | None = None,
+    origin: F64 | None = None,
+    bounds_for: Collection[int] = (),
+) -> tuple[list[PartialStats], dict[int, np.ndarray]]:
+    """:func:`multi_partial_stats`, and for each run in ``bounds_for`` (by position in
+    ``layout``) the Hamerly bounds :func:`.pruning.pruned_stats` goes on from
+    (:func:`bounds_array`: each row's centre within the run and its distance to the run's
+    second-nearest centre), from the same distance tile. So the first pass of a run that
+    prunes costs its share of the stacked GEMM, not a pass of its own."""
     big_k, d = stacked.shape
     slices = layout.slices()
     fars = [n_far] * len(slices) if isinstance(n_far, int) else list(n_far)
@@ -217,9 +254,10 @@ def multi_partial_stats(
     accs = [Accumulator(s.stop - s.start, d, f) for s, f in zip(slices, fars, strict=True)]
     total = Accumulator(big_k, d, 0)
     n = x.shape[0]
+    bounds = {r: bounds_array(n, slices[r].stop - slices[r].start) for r in bounds_for}
     stacked = np.asarray(stacked, dtype=np.float64)
     if n == 0:
-        return [acc.stats for acc in accs]
+        return [acc.stats for acc in accs], bounds
     shift = origin_or_zero(origin, d)
     pc = PreparedCenters.of(stacked - shift, x.dtype)
     for start, stop, tile in row_tiles(x, big_k, chunk):
@@ -242,6 +280,9 @@ def multi_partial_stats(
             acc.add_far(xc, data, run_labels, best)
             labels[:, r] = run_labels + part.start
             d2[:, r] = best
+            if r in bounds:
+                second = _second_nearest(block, run_labels, norms)
+                set_bounds(bounds[r], start, stop, run_labels, second)
         total.add_sums(xc, data, labels, d2)
     results = []
     for acc, part in zip(accs, slices, strict=True):
@@ -252,7 +293,18 @@ def multi_partial_stats(
         mine.costs = total.stats.costs[part].copy()
         mine.computed = n
         results.append(acc.finish(stacked[part], shift))
-    return results
+    return results, bounds
+
+
+def _second_nearest(block: np.ndarray, labels: I64, norms: F64) -> F64:
+    """Each row's distance to its second-nearest centre of ``block`` (a run's slice of a
+    distance tile, less ``|x|^2``; overwritten), as :func:`.distance.two_nearest_tile`:
+    ``inf`` for one centre."""
+    if block.shape[1] == 1:
+        return np.full(block.shape[0], np.inf)
+    np.put_along_axis(block, labels[:, None], np.inf, axis=1)
+    second = block.min(axis=1).astype(np.float64) + norms
+    return np.sqrt(np.maximum(second, 0.0))
 
 
 def merge_runs(a: list[PartialStats], b: list[PartialStats]) -> list[PartialStats]:

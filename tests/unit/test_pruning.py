@@ -114,3 +114,50 @@ def test_pruning_only_where_it_pays() -> None:
     assert not pruning.use_pruning(3, 2)  # small: the plain step is cheaper
     assert not pruning.use_pruning(10, 16)
     assert pruning.use_pruning(100, 64) and pruning.use_pruning(1000, 32)
+
+
+def test_a_stacked_pass_gives_the_bounds_a_pruned_pass_starts_from() -> None:
+    """The first pass of a run that prunes is taken in the stack of several runs: its
+    bounds (each row's centre, the distance to the second-nearest) are those of a pruned
+    pass without bounds, its statistics those of the plain stacked pass, and the pruned
+    pass after it equals the plain one."""
+    blobs = make_blobs(4000, 5, 12, spread=1.0, seed=9)
+    origin = blobs.x.mean(axis=0)
+    x = blobs.x - origin
+    rng = np.random.default_rng(10)
+    sets = [blobs.x[rng.choice(4000, k, replace=False)] for k in (1, 5, 12)]
+    layout = step.RunLayout.of([len(c) for c in sets])
+    stacked = np.concatenate(sets)
+    stats, bounds = step.multi_partial_stats_and_bounds(
+        x, None, stacked, layout, n_far=3, chunk=512, origin=origin, bounds_for=[0, 2]
+    )
+    assert sorted(bounds) == [0, 2]
+    plain = step.multi_partial_stats(x, None, stacked, layout, n_far=3, chunk=512, origin=origin)
+    for with_bounds, without in zip(stats, plain, strict=True):
+        for name in ("counts", "sums", "costs", "far_points", "far_sq_dist"):
+            np.testing.assert_array_equal(getattr(with_bounds, name), getattr(without, name))
+    for r in (0, 2):
+        _, want = pruning.pruned_stats(x, None, sets[r], None, None, origin=origin)
+        np.testing.assert_array_equal(bounds[r][0], want[0])
+        np.testing.assert_allclose(bounds[r][1], want[1], rtol=1e-9)
+    assert np.isinf(bounds[0][1]).all()  # one centre: no other to be near
+    c1 = step.update_centers(stats[2], sets[2]).centers
+    moves = pruning.CenterMoves.between(sets[2], c1)
+    pruned, _ = pruning.pruned_stats(x, None, c1, bounds[2], moves, n_far=3, origin=origin)
+    assert pruned.computed < 4000
+    assert_same_step(step.partial_stats(x, None, c1, n_far=3, origin=origin), pruned)
+
+
+def test_bounds_are_kept_in_float32_rounded_down() -> None:
+    """Bounds are written and read back every pass: float32 halves the file, labels stay
+    exact and lower bounds stay lower bounds (rounded down, never to the nearest)."""
+    rng = np.random.default_rng(13)
+    lower = np.concatenate([rng.uniform(0, 100, 1000), [0.0, np.inf, 1 / 3]])
+    labels = rng.integers(0, 5000, lower.size)
+    bounds = step.bounds_array(lower.size + 2, 5000)
+    step.set_bounds(bounds, 1, lower.size + 1, labels, lower)
+    assert bounds.dtype == np.float32
+    np.testing.assert_array_equal(bounds[0, 1:-1].astype(np.int64), labels)
+    assert (bounds[1, 1:-1] <= lower).all() and bounds[1, 1:-1][-2] == np.inf
+    np.testing.assert_allclose(bounds[1, 1:-1], lower, rtol=2e-7)
+    assert step.bounds_array(3, 2**25).dtype == np.float64  # labels past float32's integers
