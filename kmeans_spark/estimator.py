@@ -24,6 +24,7 @@ from kmeans_spark.load import Affine, InputStage, LoadSettings, check_handles
 from kmeans_spark.metrics import compute_metrics
 from kmeans_spark.model import KMeansModel
 from kmeans_spark.params import KMeansParams
+from kmeans_spark.progress import RunProgress
 from kmeans_spark.session import UNIX_SOCKET_IPC
 from kmeans_spark.summary import KMeansSummary
 from kmeans_spark.sweep import KMeansSweep, sweep_blocks
@@ -301,13 +302,16 @@ class KMeans(
         *,
         metrics: bool = True,
         sampleSize: int = 10_000,
+        progress: RunProgress | None = None,
     ) -> KMeansSweep:
         """Fit every k of ``ks`` on one load of ``dataset``, one k-means|| seeding (for the
         largest k, reduced to each k on the driver) and shared Lloyd passes, and score each
         (SSE, Calinski-Harabasz, Davies-Bouldin, Spark's and scikit-learn's silhouette on a
         sample of ``sampleSize`` rows); see :mod:`kmeans_spark.sweep`. This estimator's
         params apply to every k (its ``k`` and ``nInit`` aside; ``initialCenters`` is
-        refused). ``KMeansSweep.choice()`` picks k by the elbow, CH and silhouette."""
+        refused). ``KMeansSweep.choice()`` picks k by the elbow, CH and silhouette.
+        ``progress`` (a :class:`kmeans_spark.progress.RunProgress`) hears of each k as its
+        run stops."""
         wanted = sorted({int(k) for k in ks})
         if not wanted or wanted[0] < 2:
             raise KMeansInputError(
@@ -341,6 +345,7 @@ class KMeans(
                 metrics=metrics,
                 sample_size=sampleSize,
                 tuning=est._tuning,
+                progress=progress,
             )
         phases.update(outcome.seconds)
         phases["total"] = time.perf_counter() - started

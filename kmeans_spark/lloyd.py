@@ -35,6 +35,7 @@ from kmeans_spark.kernels.step import (
     multi_partial_stats_and_bounds,
     update_centers,
 )
+from kmeans_spark.progress import NoProgress, RunDone, RunProgress
 from kmeans_spark.tuning import DEFAULT_TUNING, Tuning
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ def run_lloyd_runs(
     spherical: bool,
     reseed_empty: bool,
     tuning: Tuning = DEFAULT_TUNING,
+    progress: RunProgress | None = None,
 ) -> list[LloydResult]:
     """Lloyd for several runs at once (restarts, or the k of a sweep), in shared passes,
     one Spark job each; a run that has converged drops out of later passes. Each run stops
@@ -118,7 +120,11 @@ def run_lloyd_runs(
     yet, is taken in the stack and keeps the bounds it finds; a task that finds no bounds
     later (a retry, a rebuilt block) computes the run in full. Pruning changes no label, so
     the results do not depend on it.
+
+    ``progress`` hears, on the driver, of every run as it stops (converged, or at
+    ``max_iter``) and of every pass (see :mod:`kmeans_spark.progress`).
     """
+    progress = progress or NoProgress()
     dim = starts[0].shape[1]
     states = [
         _RunState(
@@ -154,7 +160,25 @@ def run_lloyd_runs(
             if state.done and state.prune:
                 stale.append(_bounds_name(r, it))
         _log_pass(it, [states[r] for r in active], seconds)
+        for r in plan.order:
+            if states[r].done:
+                progress.run_done(_run_done(r, states[r]))
+        progress.pass_done(it, sum(s.done for s in states), len(states))
+    for r, state in enumerate(states):
+        if not state.done:  # stopped by max_iter
+            progress.run_done(_run_done(r, state))
     return [s.result() for s in states]
+
+
+def _run_done(index: int, state: _RunState) -> RunDone:
+    update = state.update
+    return RunDone(
+        index=index,
+        k=int(state.centers.shape[0]),
+        iterations=len(state.costs),
+        converged=state.converged,
+        cost=update.cost if update is not None else float("nan"),
+    )
 
 
 def prunes(k: int, dim: int, *, runs: int = 1, tuning: Tuning = DEFAULT_TUNING) -> bool:

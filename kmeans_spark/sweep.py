@@ -30,6 +30,7 @@ from kmeans_spark import seeding
 from kmeans_spark.handle import Blocks
 from kmeans_spark.lloyd import LloydResult, run_lloyd_runs
 from kmeans_spark.metrics import ClusteringMetrics, compute_metrics
+from kmeans_spark.progress import RunProgress
 from kmeans_spark.selection import KChoice, choose_k
 from kmeans_spark.tuning import DEFAULT_TUNING, Tuning
 
@@ -71,6 +72,7 @@ def sweep_blocks(
     metrics: bool = True,
     sample_size: int = 10_000,
     tuning: Tuning = DEFAULT_TUNING,
+    progress: RunProgress | None = None,
 ) -> SweepOutcome:
     """Fit every k of ``ks`` (sorted, distinct, each <= the rows) on ``blocks``; see the
     module docstring. ``init_mode`` ``"random"`` takes the first k rows of one weighted
@@ -104,6 +106,7 @@ def sweep_blocks(
         spherical=spherical,
         reseed_empty=reseed_empty,
         tuning=tuning,
+        progress=progress,
     )
     seconds["lloyd"] = time.perf_counter() - t0
     scores: list[ClusteringMetrics | None] = [None] * len(ks)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from kmeans_spark.app import flags, runner
 from kmeans_spark.app.config import RunConfig
+from kmeans_spark.app.progress import KLines
 from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.options import OPTIONS
 
@@ -94,9 +95,15 @@ def elbow(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
         kmeans.setWeightCol(cfg.input.weight_col)
     ks = range(cfg.job.k_min, cfg.job.k_max + 1)
     data = features.fit_columns(inp.df, cfg, names)
-    sweep = runner.timed(
-        phases, "sweep", lambda: kmeans.sweep(data, ks, sampleSize=cfg.job.sample_size)
-    )
+    lines = KLines(len(ks))  # a line per k on stdout as it stops; a bar on a terminal
+    try:
+        sweep = runner.timed(
+            phases,
+            "sweep",
+            lambda: kmeans.sweep(data, ks, sampleSize=cfg.job.sample_size, progress=lines),
+        )
+    finally:
+        lines.close()
     scaler = stage.scaler
     choice = sweep.choice()
     log.info("choice: %s (%s)", choice.verdict, choice.explanation)

@@ -785,6 +785,15 @@ def test_elbow_chooses_k_and_writes_the_report(
     assert len(scans.since()) == 1, scans.since()  # the sweep's load is the only read
     s = summary(out)
     assert s["ks"] == [2, 3, 4, 5, 6, 7] and s["choice"]["k"] == 4
+    # a line per k as its run stops (no bar: not a terminal), then the one JSON line
+    *progress, last = run.stdout.strip().splitlines()
+    assert json.loads(last)["command"] == "elbow"
+    sse = {r["k"]: r["sse"] for r in s["sweep"]}
+    shown = {int(line.split(":")[0].removeprefix("k=")): line for line in progress}
+    assert sorted(shown) == s["ks"] and len(progress) == 6, progress
+    assert progress[-1].endswith("(6/6)") and "\r" not in run.stdout
+    for k, line in shown.items():
+        assert f"SSE {sse[k]:.6g}" in line, line
     assert s["choice"]["verdict"] == "k = 4"
     by_k = {r["k"]: r for r in s["sweep"]}
     assert by_k[4]["sample_size"] == 800 and by_k[4]["silhouette"] > 0.5

@@ -16,6 +16,7 @@ from kmeans_spark.kernels.step import RunLayout, multi_partial_stats, partial_st
 from kmeans_spark.lloyd import LloydResult, prunes, run_lloyd, run_lloyd_runs
 from kmeans_spark.load import LoadSettings
 from kmeans_spark.localblocks import LocalBlocks
+from kmeans_spark.progress import RunDone
 from kmeans_spark.seeding import kmeans_parallel
 from kmeans_spark.tuning import Tuning
 
@@ -259,3 +260,40 @@ def test_lost_bounds_mean_a_full_pass_and_stopped_runs_leave_no_state(
     capped, _ = lloyd_runs(blobs.x, starts, tuning, max_iter=3)
     assert [r.num_iter for r in capped] == [3, 3, 3]
     assert on_disk == [0, 6, 6, 0]  # before passes 1-3 (the third deletes them), at the end
+
+
+class Heard:
+    """A RunProgress that keeps what it hears."""
+
+    def __init__(self) -> None:
+        self.passes: list[tuple[int, int, int]] = []
+        self.runs: list[RunDone] = []
+
+    def pass_done(self, iteration: int, runs_done: int, runs: int) -> None:
+        self.passes.append((iteration, runs_done, runs))
+
+    def run_done(self, run: RunDone) -> None:
+        self.runs.append(run)
+
+
+def test_progress_hears_of_every_run_once_as_it_stops_and_of_every_pass() -> None:
+    blobs = make_blobs(6000, 4, 6, spread=0.8, seed=5)
+    rng = np.random.default_rng(2)
+    starts = [blobs.x[rng.choice(6000, k, replace=False)] for k in (2, 6, 9, 40)]
+    heard = Heard()
+    kw: dict[str, Any] = dict(max_iter=6, tol=1e-6, spherical=False, reseed_empty=True)
+    with LocalBlocks(parts(blobs.x), LoadSettings()) as blocks:
+        results = run_lloyd_runs(blocks, starts, **kw, progress=heard)
+        passes = blocks.passes
+    assert sorted(r.index for r in heard.runs) == [0, 1, 2, 3]
+    assert [r.iterations for r in heard.runs] == sorted(r.iterations for r in heard.runs)
+    for done in heard.runs:
+        result = results[done.index]
+        assert done.k == len(starts[done.index])
+        assert (done.iterations, done.converged) == (result.num_iter, result.converged)
+        assert done.cost == result.cost
+    assert any(not r.converged for r in heard.runs), "a run stopped by max_iter is heard too"
+    assert [p[0] for p in heard.passes] == list(range(1, passes + 1))
+    assert [p[2] for p in heard.passes] == [4] * passes
+    done_counts = [p[1] for p in heard.passes]
+    assert done_counts == sorted(done_counts)
