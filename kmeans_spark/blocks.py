@@ -43,6 +43,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
+import scipy.sparse as sp
 from pyspark import StorageLevel, TaskContext
 from pyspark.rdd import RDD
 from pyspark.sql import DataFrame
@@ -74,6 +75,79 @@ def executor_cores(master: str, executor_cores_conf: str | None, default_paralle
         return max(1, int(executor_cores_conf or 1))
     except ValueError:
         return 1
+
+
+#: Dense ``k x d`` float64 copies of the centres one task holds in a pass: the shipped
+#: centres, the transposed ``-2 C^T`` of the distance product, and the pickled bytes they
+#: arrive as (the per-block sums of a CSR block are sparse: bounded by its non-zeros).
+CENTER_COPIES = 3
+#: Spark's minimum memory overhead of an executor (where YARN and Kubernetes count the
+#: Python workers' memory), and its share of the executor memory.
+_MIN_OVERHEAD, _OVERHEAD_FACTOR = 384 << 20, 0.10
+
+
+def memory_bytes(value: str, default_unit: str = "m") -> int:
+    """A Spark memory setting (``"4g"``, ``"512m"``, ``"1024"``: MiB) in bytes."""
+    text = value.strip().lower().removesuffix("b")
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+    unit = text[-1] if text and text[-1] in units else default_unit
+    number = text[:-1] if text and text[-1] in units else text
+    return int(float(number) * units[unit])
+
+
+def task_memory(conf: dict[str, str], master: str, cores: int) -> tuple[int, str]:
+    """Memory one task's Python worker may use, and the setting it comes from: the
+    executor's Python memory (``spark.executor.pyspark.memory``) when set; with a local
+    master the driver's memory (every worker runs on its machine); else the executor's
+    memory overhead (explicit, or Spark's ``max(384 MiB, 10%`` of ``spark.executor.memory)``),
+    which is where YARN and Kubernetes count the Python workers. Divided among the
+    ``cores`` tasks an executor runs at once."""
+    if "spark.executor.pyspark.memory" in conf:
+        total = memory_bytes(conf["spark.executor.pyspark.memory"])
+        source = f"spark.executor.pyspark.memory={conf['spark.executor.pyspark.memory']}"
+    elif local_master_cores(master) is not None:
+        setting = conf.get("spark.driver.memory", "1g")
+        total, source = memory_bytes(setting), f"spark.driver.memory={setting}"
+    elif "spark.executor.memoryOverhead" in conf:
+        setting = conf["spark.executor.memoryOverhead"]
+        total, source = memory_bytes(setting), f"spark.executor.memoryOverhead={setting}"
+    else:
+        executor = memory_bytes(conf.get("spark.executor.memory", "1g"))
+        total = max(_MIN_OVERHEAD, int(_OVERHEAD_FACTOR * executor))
+        source = "the executor's memory overhead (10% of spark.executor.memory, >= 384m)"
+    return total // max(cores, 1), f"{source} shared by {cores} concurrent tasks"
+
+
+def check_centers_memory(k: int, dim: int, memory: int, source: str) -> None:
+    """Refuse, before any centre exists, a fit whose dense ``k x dim`` centres would not
+    fit a task: :data:`CENTER_COPIES` float64 copies against ``memory`` bytes
+    (:func:`task_memory`). ``k`` counts every centre a pass holds (all restarts, all k of a
+    sweep)."""
+    need = k * dim * 8 * CENTER_COPIES
+    if need > memory:
+        raise KMeansInputError(
+            f"k x features = {k} x {dim} dense centres need {need / 2**20:,.0f} MiB per task "
+            f"({CENTER_COPIES} float64 copies), more than its {memory / 2**20:,.0f} MiB "
+            f"({source}); lower k (or nInit, or the sweep's largest k), use fewer features "
+            "(e.g. HashingTF's numFeatures), or give the executors more memory."
+        )
+
+
+def row_width(handles: Sequence[BlockHandle]) -> float:
+    """The most values a row of the blocks holds: its features, or for a CSR block its
+    stored entries on average (what a pass's work per row and centre is proportional to)."""
+    return max(
+        (h.nnz / h.rows if h.sparse and h.rows else h.dim for h in handles if h.rows),
+        default=0,
+    )
+
+
+def _nbytes(value: Any) -> int:
+    """What ``value`` weighs shipped to the tasks (an array, a CSR array, or a value with
+    an ``nbytes``)."""
+    if sp.issparse(value):
+        return int(value.data.nbytes + value.indices.nbytes + value.indptr.nbytes)
+    return int(getattr(value, "nbytes", 0))
 
 
 def _cleanup_task(fit_id: str) -> Callable[[Iterator[BlockHandle]], None]:
@@ -186,13 +260,23 @@ class ResidentBlocks:
         self._plan()
         return handles
 
+    def check_centers(self, k: int, dim: int) -> None:
+        """:func:`check_centers_memory` against this session's executors."""
+        sc = self._features.sparkSession.sparkContext
+        conf = dict(sc.getConf().getAll())
+        cores = executor_cores(
+            sc.master or "", conf.get("spark.executor.cores"), sc.defaultParallelism
+        )
+        check_centers_memory(k, dim, *task_memory(conf, sc.master or "", cores))
+
     def _plan(self) -> None:
         self._groups = None
         self._threads = 1
         if not self._grouping:
             return
-        dim = max((h.dim for h in self.handles), default=0)
-        groups = plan_tasks(self.handles, dim * self._k + ROW_WORK, self._tuning.min_task_work)
+        groups = plan_tasks(
+            self.handles, row_width(self.handles) * self._k + ROW_WORK, self._tuning.min_task_work
+        )
         if groups is not None:
             sc = self._features.sparkSession.sparkContext
             # one element per group, flattened in the task: each partition is one group
@@ -231,7 +315,7 @@ class ResidentBlocks:
         of the coming passes as ``.value``: inside the task when small, else as a broadcast
         destroyed on exit."""
         parts = value if isinstance(value, tuple) else (value,)
-        nbytes = sum(int(getattr(p, "nbytes", 0)) for p in parts)
+        nbytes = sum(_nbytes(p) for p in parts)
         if nbytes <= self._tuning.inline_bytes:
             return contextlib.nullcontext(Inline(value))
         bc = self._features.sparkSession.sparkContext.broadcast(value)

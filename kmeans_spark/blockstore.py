@@ -22,14 +22,16 @@ import shutil
 import tempfile
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import scipy.sparse as sp
 from numpy.lib.format import dtype_to_descr, write_array_header_1_0
-from numpy.typing import NDArray
 
-#: Opened memory maps, kept per worker process so a reused worker does not reopen them.
-_OPEN: OrderedDict[str, np.ndarray] = OrderedDict()
+#: Opened memory maps (arrays, or CSR arrays over three maps), kept per worker process so
+#: a reused worker does not reopen them.
+_OPEN: OrderedDict[str, Any] = OrderedDict()
 _MAX_OPEN = 64
 
 
@@ -58,6 +60,29 @@ def block_path(
 ) -> str:
     """Path of one partition's file; ``generation`` changes when blocks are rebuilt."""
     return os.path.join(fit_dir(fit_id), f"g{generation}-p{partition:05d}-{kind}{suffix}")
+
+
+#: The suffix of a sparse block's name (:func:`save_csr`): no file of that name exists, its
+#: three arrays are ``.npy`` files beside it (:func:`csr_files`).
+CSR_SUFFIX = ".csr"
+#: The arrays of a CSR block, in scipy's names.
+CSR_PARTS = ("data", "indices", "indptr")
+
+
+def csr_path(fit_id: str, generation: int, partition: int) -> str:
+    """The name of one partition's sparse block (see :data:`CSR_SUFFIX`)."""
+    return block_path(fit_id, generation, partition, "x", CSR_SUFFIX)
+
+
+def csr_files(path: str) -> tuple[str, str, str]:
+    """The ``.npy`` files of the CSR block named ``path``: data, indices, indptr."""
+    base = path[: -len(CSR_SUFFIX)]
+    data, indices, indptr = (f"{base}.{part}.npy" for part in CSR_PARTS)
+    return data, indices, indptr
+
+
+def is_csr(path: str) -> bool:
+    return path.endswith(CSR_SUFFIX)
 
 
 def generation_files(fit_id: str, generation: int, partition: int) -> str:
@@ -150,13 +175,78 @@ def link_or_copy(source: str, target: str) -> bool:
     return True
 
 
-def open_block(path: str) -> NDArray[np.floating] | None:
-    """Memory-map a block read-only, or ``None`` when the file is not on this host.
+def save_csr(
+    path: str, shape: tuple[int, int], dtype: np.dtype, parts: Iterable[sp.csr_array]
+) -> int:
+    """Write a sparse block named ``path`` (:func:`csr_path`) from consecutive CSR row
+    chunks: ``data`` (``dtype``), ``indices`` and ``indptr`` (int32, as Spark's indices) as
+    three ``.npy`` files (and its shape in a fourth), each atomic as :func:`save_array`;
+    ``indptr`` last, so a reader that finds it finds the others complete. The files hold
+    ``12 nnz + 4 (n + 1)`` bytes for float64 data, never ``n x d``. Returns the stored
+    entries."""
+    chunks = list(parts)
+    nnz = sum(int(c.nnz) for c in chunks)
+    data_file, indices_file, indptr_file = csr_files(path)
+    save_array(_shape_file(path), np.asarray(shape, dtype=np.int64))  # d is in no array
+    save_rows(data_file, (nnz,), np.dtype(dtype), (_entries(c, "data") for c in chunks))
+    save_rows(indices_file, (nnz,), np.dtype(np.int32), (_entries(c, "indices") for c in chunks))
+    lengths = [np.diff(np.asarray(c.indptr, dtype=np.int64)) for c in chunks]
+    # int32 like the indices when it fits: scipy casts both to one type, so mixed types
+    # would copy the mapped indices on every open
+    indptr = np.zeros(shape[0] + 1, dtype=np.int32 if nnz < 2**31 else np.int64)
+    if lengths:
+        np.cumsum(np.concatenate(lengths), out=indptr[1:])
+    save_array(indptr_file, indptr)
+    return nnz
+
+
+def _entries(chunk: sp.csr_array, name: str) -> np.ndarray:
+    """The stored entries of one CSR chunk (its buffers may be views of a larger array)."""
+    a, b = int(chunk.indptr[0]), int(chunk.indptr[-1])
+    return np.asarray(getattr(chunk, name)[a:b])
+
+
+def open_csr(path: str) -> sp.csr_array | None:
+    """The sparse block named ``path`` as a CSR array over three read-only memory maps, or
+    ``None`` when one of its files is not on this host."""
+    files = csr_files(path)
+    if not all(os.path.exists(f) for f in files):
+        return None
+    try:
+        data, indices, indptr = (_mapped(f) for f in files)
+    except (OSError, ValueError):
+        return None
+    n, d = (int(v) for v in np.load(_shape_file(path), allow_pickle=False))
+    block = sp.csr_array((data, indices, indptr), shape=(n, d), copy=False)
+    block.has_sorted_indices = True  # written from canonical chunks: no check, no copy
+    return block
+
+
+def _mapped(path: str) -> np.ndarray:
+    """A ``.npy`` file memory-mapped; read plainly when it holds no element (an empty
+    map is refused by ``mmap``)."""
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError:
+        array = np.load(path, allow_pickle=False)
+        if array.size:
+            raise
+        return array
+
+
+def _shape_file(path: str) -> str:
+    return path[: -len(CSR_SUFFIX)] + ".shape.npy"
+
+
+def open_block(path: str) -> Any:
+    """Memory-map a block read-only (an ndarray, or for a sparse block's name a CSR array,
+    :func:`open_csr`), or ``None`` when the file is not on this host.
 
     A cached map is only reused while its file still exists (one ``stat``): a deleted file
     means the fit's blocks are gone here and must be rebuilt, not silently kept alive.
     """
-    if not os.path.exists(path):
+    sparse = is_csr(path)
+    if not (all(os.path.exists(f) for f in csr_files(path)) if sparse else os.path.exists(path)):
         _OPEN.pop(path, None)
         return None
     cached = _OPEN.get(path)
@@ -164,8 +254,10 @@ def open_block(path: str) -> NDArray[np.floating] | None:
         _OPEN.move_to_end(path)
         return cached
     try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
+        array = open_csr(path) if sparse else np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError):
+        return None
+    if array is None:
         return None
     # A map keeps its file's disk space even after the file is deleted: drop the maps of
     # earlier fits (whose clean-up may have run in another worker process) when a new fit

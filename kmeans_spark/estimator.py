@@ -6,6 +6,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -52,6 +53,18 @@ class KMeans(
     import (``tests/spark/test_parity.py`` checks it); the params after Spark's in the
     signature are this project's.
 
+    Sparse input: a ``featuresCol`` of ``SparseVector`` rows (TF-IDF from ``HashingTF`` or
+    ``CountVectorizer`` and ``IDF``) stays sparse, as CSR blocks on the executors, with
+    dense ``k x numFeatures`` centres; ``distanceMeasure="cosine"`` (spherical k-means) is
+    the setting for text. Zero vectors (empty documents) under cosine are refused, or left
+    out and counted with ``zeroVectorPolicy="drop"``. The fit fails right after loading
+    when the dense centres would not fit a task's memory (README, "Sparse input").
+    Seeding on text: k-means|| stays the default for sparse input, measured against
+    random init on TF-IDF of synthetic topic documents (20,000 documents, 2^18 hashed
+    features, 50 topics, k=50, cosine, 3 seeds; ``scripts/bench_sparse_engine.py init``):
+    final cost 10,491 against 11,437 (median), 8 Lloyd iterations against 18, adjusted
+    Rand index to the topics 0.975 against 0.715.
+
     Examples
     --------
     >>> from kmeans_spark import KMeans
@@ -80,6 +93,7 @@ class KMeans(
         intermediateStorageLevel: str = "MEMORY_AND_DISK",
         oversamplingFactor: float = 2.0,
         emptyClusterPolicy: str = "reseed",
+        zeroVectorPolicy: str = "error",
         nInit: int = 1,
         dtype: str = "float64",
         inputCols: list[str] | None = None,
@@ -111,6 +125,7 @@ class KMeans(
         intermediateStorageLevel: str = "MEMORY_AND_DISK",
         oversamplingFactor: float = 2.0,
         emptyClusterPolicy: str = "reseed",
+        zeroVectorPolicy: str = "error",
         nInit: int = 1,
         dtype: str = "float64",
         inputCols: list[str] | None = None,
@@ -177,6 +192,9 @@ class KMeans(
     def setEmptyClusterPolicy(self, value: str) -> KMeans:
         return self._set(emptyClusterPolicy=value)
 
+    def setZeroVectorPolicy(self, value: str) -> KMeans:
+        return self._set(zeroVectorPolicy=value)
+
     def setDtype(self, value: str) -> KMeans:
         return self._set(dtype=value)
 
@@ -226,7 +244,7 @@ class KMeans(
         self._log_start(dataset)
         stage = self._input_stage
         with self._resident_blocks(dataset) as blocks:
-            rows, dim, affine = self._load(blocks, phases)
+            rows, dim, affine = self._load(blocks, phases, centers=self.getK() * self.getNInit())
             with _timed(phases, "init"):
                 inits = self._seed_centers(blocks, dim, affine)
             with _timed(phases, "lloyd"):
@@ -276,16 +294,34 @@ class KMeans(
         return self._model(lloyd, summary, dataset if affine is None else None)
 
     def _load(
-        self, blocks: ResidentBlocks, phases: dict[str, float]
+        self, blocks: ResidentBlocks, phases: dict[str, float], *, centers: int
     ) -> tuple[int, int, Affine | None]:
         """The load job, the input stage's say (the batch job's counts and scaling) and the
         validation of what the load found; the stored blocks scaled if the stage asks.
-        Returns (rows, dimension, the scaling applied)."""
+        ``centers`` dense centres of the data's dimension (every run's) must fit a task
+        (:func:`kmeans_spark.blocks.check_centers_memory`): checked once the dimension is
+        known, before seeding. Returns (rows, dimension, the scaling applied)."""
         with _timed(phases, "load"):
             handles = blocks.load()
             stage = self._input_stage
             affine = stage.on_load(handles) if stage is not None else None
             rows, dim = self._check_blocks(handles)
+            blocks.check_centers(centers, dim)
+            sparse = sum(h.sparse for h in handles)
+            if sparse:
+                log.info(
+                    "%d of %d blocks are sparse (CSR), %d stored entries",
+                    sparse,
+                    sum(1 for h in handles if h.rows),
+                    sum(h.nnz for h in handles),
+                )
+        if affine is not None and sparse and any(affine[0]):
+            raise KMeansInputError(
+                "the scaling centres the features (an offset per feature), which would make "
+                f"the {sparse} sparse blocks dense; sparse features can be scaled, not "
+                "centred: scale without an offset (e.g. divide by the spread), or fit "
+                "dense features."
+            )
         if affine is None and self._spherical() and stage is not None and stage.scales:
             affine = ((0.0,) * dim, (1.0,) * dim)  # the rows still need normalising
         if affine is not None:
@@ -329,7 +365,13 @@ class KMeans(
         phases: dict[str, float] = {}
         started = time.perf_counter()
         with est._resident_blocks(dataset) as blocks:
-            rows, dim, affine = est._load(blocks, phases)
+            rows, dim, affine = est._load(blocks, phases, centers=sum(wanted))
+            if metrics and any(h.sparse for h in blocks.handles):
+                raise KMeansInputError(
+                    "a sweep's metrics (silhouette, Calinski-Harabasz, ...) are not computed "
+                    "on sparse vectors yet; call sweep(..., metrics=False), which still "
+                    "fits and reports every k's SSE."
+                )
             outcome = sweep_blocks(
                 blocks,
                 wanted,
@@ -344,7 +386,7 @@ class KMeans(
                 reseed_empty=est.getEmptyClusterPolicy() == "reseed",
                 metrics=metrics,
                 sample_size=sampleSize,
-                tuning=est._tuning,
+                tuning=_lloyd_tuning(est._tuning, blocks.handles),
                 progress=progress,
             )
         phases.update(outcome.seconds)
@@ -398,6 +440,7 @@ class KMeans(
             # rows scaled later are normalised then: their direction depends on the scaling
             spherical=self._spherical() and not (stage is not None and stage.scales),
             drop_bad_rows=stage is not None and stage.drop_bad_rows,
+            drop_zero_rows=self.getZeroVectorPolicy() == "drop",
             column_stats=stage is not None,
             # the load's weighted sample: each restart's first centre, or its k random rows
             sample_size=(self.getK() if random_init else 1) * self.getNInit(),
@@ -457,7 +500,7 @@ class KMeans(
             tol=self.getTol(),
             spherical=self._spherical(),
             reseed_empty=self.getEmptyClusterPolicy() == "reseed",
-            tuning=self._tuning,
+            tuning=_lloyd_tuning(self._tuning, blocks.handles),
         )
 
     def _model(
@@ -531,6 +574,16 @@ class KMeans(
                 )
             centers = centers / norms[:, None]
         return centers
+
+
+def _lloyd_tuning(tuning: Tuning, handles: Sequence[BlockHandle]) -> Tuning:
+    """``tuning`` without pruning for a fit with CSR blocks: they never prune (see
+    :func:`kmeans_spark.lloyd._sparse_runs`), and a run that prunes costs the driver the
+    centres' pairwise distances every pass, ``k^2 x features`` (2.3 s of a 3.6 s
+    four-iteration fit at k = 50 and 2^18 features, measured)."""
+    if tuning.prune is None and any(h.sparse for h in handles):
+        return replace(tuning, prune=False)
+    return tuning
 
 
 @contextlib.contextmanager

@@ -33,6 +33,9 @@ class BlockHandle:
     partition: int
     generation: int = 0
     x_path: str = ""  # "" when nothing was stored (empty or refused partition)
+    # a CSR block (x_path names its files, see blockstore.save_csr), else a dense one
+    sparse: bool = False
+    nnz: int = 0  # stored entries of a CSR block
     w_path: str = ""  # "" when the rows are unweighted
     # the columns the load carried (InputStage.carry), the block's rows in its order, as one
     # Arrow IPC file; "" when none are carried or nothing was stored
@@ -43,16 +46,23 @@ class BlockHandle:
     weight_sum: float = 0.0
     bad_rows: int = 0  # rows with null, NaN or infinite features
     bad_row_index: int = -1  # the first of them, by position in the partition
-    bad_row: tuple[float, ...] = ()  # its first 16 values
+    bad_row: tuple[float, ...] = ()  # its first 16 values (of a CSR block: stored values)
+    bad_row_columns: tuple[float, ...] = ()  # of a CSR block: those values' columns
     bad_weights: int = 0  # null, negative, NaN or infinite weights
     bad_weight: float = 0.0  # the first of them
     zero_rows: int = 0  # zero vectors (cosine only: they have no direction)
     sample_keys: tuple[float, ...] = ()  # Efraimidis-Spirakis keys of the sampled rows
-    sample_points: tuple[float, ...] = ()  # those rows, flattened
+    # those rows, flattened; of a CSR block their stored values, whose columns and row
+    # offsets are ``sample_indices`` and ``sample_indptr`` (see :meth:`sample_rows`)
+    sample_points: tuple[float, ...] = ()
+    sample_indices: tuple[float, ...] = ()
+    sample_indptr: tuple[float, ...] = ()
     origin: tuple[float, ...] = ()  # the block is stored as points - origin (its mean)
     host: str = ""
     # with LoadSettings.drop_bad_rows: the bad rows left out (``rows`` counts the rest)
     dropped_rows: int = 0
+    # with LoadSettings.drop_zero_rows (cosine): the zero vectors left out
+    dropped_zero_rows: int = 0
     # with LoadSettings.column_stats: per feature, the non-finite values among all rows
     # read, and the statistics of the rows stored (see kmeans_spark.colstats)
     bad_per_column: tuple[float, ...] = ()
@@ -89,9 +99,20 @@ class BlockHandle:
             self.dim,
         )
 
+    def sample_rows(self) -> np.ndarray:
+        """The load's sampled rows as a dense ``(m, dim)`` array (a few rows: fine dense)."""
+        if not self.sparse:
+            return np.asarray(self.sample_points, dtype=np.float64).reshape(-1, self.dim)
+        indptr = np.asarray(self.sample_indptr, dtype=np.int64)
+        out = np.zeros((max(indptr.size - 1, 0), self.dim))
+        rows = np.repeat(np.arange(out.shape[0]), np.diff(indptr))
+        out[rows, np.asarray(self.sample_indices, dtype=np.int64)] = self.sample_points
+        return out
+
     def state_path(self, name: str) -> str:
         """A per-block state file beside the block (k-means|| distances, for example)."""
-        return self.x_path[: -len("-x.npy")] + f"-{name}.npy"
+        stem = self.x_path.rsplit("-x", 1)[0]  # "-x.npy", or a CSR block's "-x.csr"
+        return stem + f"-{name}.npy"
 
 
 def _is_tuple(f: dataclasses.Field[Any]) -> bool:
@@ -102,7 +123,7 @@ def _arrow_type(f: dataclasses.Field[Any]) -> pa.DataType:
     kind = str(f.type)
     if kind.startswith("tuple"):
         return pa.list_(pa.float64())
-    return {"int": pa.int64(), "float": pa.float64(), "str": pa.string()}[kind]
+    return {"int": pa.int64(), "float": pa.float64(), "str": pa.string(), "bool": pa.bool_()}[kind]
 
 
 #: The handle row the load job returns for each partition (Spark's schema is derived).

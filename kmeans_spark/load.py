@@ -27,12 +27,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
+import scipy.sparse as sp
 
 from kmeans_spark import blockstore
-from kmeans_spark.arrow import FeatureChunks, feature_chunks
+from kmeans_spark.arrow import (
+    SPARSE_MAX_DENSITY,
+    FeatureChunks,
+    SparseFeatureChunks,
+    feature_chunks,
+    vector_chunks,
+)
 from kmeans_spark.colstats import ColumnStats
 from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.handle import BlockHandle
+from kmeans_spark.kernels import sparse as csr
 from kmeans_spark.kernels.distance import normalize_rows, squared_norms, top_indices
 from kmeans_spark.kernels.init import sampling_keys
 
@@ -79,6 +87,12 @@ class LoadSettings:
     drop_bad_rows: bool = False
     column_stats: bool = False
     affine: Affine | None = None
+    #: cosine: leave zero vectors (empty documents) out, counted in the handle, instead of
+    #: refusing them (``zeroVectorPolicy="drop"``)
+    drop_zero_rows: bool = False
+    #: a partition of vectors, some sparse, is stored CSR up to this density (see
+    #: :func:`kmeans_spark.arrow.vector_chunks`)
+    sparse_max_density: float = SPARSE_MAX_DENSITY
 
 
 @dataclass(frozen=True)
@@ -119,18 +133,33 @@ def load_partition(
 
     A partition with bad rows (unless ``settings.drop_bad_rows``), bad weights or rows of
     mixed length stores nothing: its handle carries what is wrong, for the driver's
-    one-line error.
+    one-line error. A ``VectorUDT`` feature column (a struct) is stored as a CSR block
+    or a dense one by :func:`kmeans_spark.arrow.vector_chunks`'s rule (:func:`_load_sparse`).
     """
     batch_list = list(batches)
     names = batch_list[0].schema.names if batch_list else []
     weighted = WEIGHT in names
     carried = [n for n in names if n.startswith(CARRY_PREFIX)]
     # the partition stays Arrow; numpy views of its chunks stream into the block file
-    fc = feature_chunks(
+    column = (
         pa.chunked_array([b.column(FEATURES) for b in batch_list])
         if batch_list
         else pa.array([], type=pa.list_(pa.float64()))
     )
+    if pa.types.is_struct(column.type):
+        chunks = vector_chunks(column, settings.sparse_max_density)
+        if isinstance(chunks, SparseFeatureChunks):
+            return _load_sparse(
+                chunks,
+                batch_list,
+                partition=partition,
+                fit_id=fit_id,
+                generation=generation,
+                settings=settings,
+            )
+        fc = chunks
+    else:
+        fc = feature_chunks(column)
     base = BlockHandle(
         partition=partition, generation=generation, dim=fc.dim, host=socket.gethostname()
     )
@@ -168,7 +197,21 @@ def load_partition(
             return _with(base, rows=0, **found)
     found.update(_check_weights(w))
     if settings.spherical:
-        found["zero_rows"] = sum(int(np.count_nonzero(squared_norms(p) == 0)) for p in fc.parts)
+        zero = [squared_norms(p) == 0 for p in fc.parts]
+        found["zero_rows"] = sum(int(np.count_nonzero(z)) for z in zero)
+        if found["zero_rows"] and settings.drop_zero_rows:
+            found["dropped_zero_rows"], found["zero_rows"] = found["zero_rows"], 0
+            nonzero = ~np.concatenate(zero)
+            kept = nonzero if kept is None else _narrowed(kept, nonzero)
+            fc = FeatureChunks(
+                [p[~z] for p, z in zip(fc.parts, zero, strict=True)],
+                fc.dim,
+                0,
+                np.ones(int(nonzero.sum()), dtype=bool),
+            )
+            w = w[nonzero]
+            if fc.rows == 0:
+                return _with(base, rows=0, **found)
     if found["bad_rows"] or found["bad_weights"]:
         return _with(base, rows=fc.rows, **{**found, "zero_rows": 0})
     carry = _carried(batch_list, carried, kept) if carried else None
@@ -183,6 +226,202 @@ def load_partition(
         settings=settings,
         found={**found, **(column_stats.as_tuples() if column_stats else {})},
     )
+
+
+def _narrowed(kept: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """Rows of the partition still kept after keeping ``keep`` of those ``kept`` so far."""
+    out = kept.copy()
+    out[np.flatnonzero(kept)[~keep]] = False
+    return out
+
+
+def _load_sparse(
+    sc: SparseFeatureChunks,
+    batch_list: list[pa.RecordBatch],
+    *,
+    partition: int,
+    fit_id: str,
+    generation: int,
+    settings: LoadSettings,
+) -> BlockHandle:
+    """:func:`load_partition` for a partition stored as a CSR block: the same validation,
+    drops, weights, carried columns and sample, on the CSR parts, never densified.
+
+    Differences, and why: no origin (centring would make the block dense: sparse features
+    sit near zero, where the distances keep their precision uncentred); a scaling
+    (``settings.affine``) may only divide, never shift (the driver refuses centring sparse
+    features before it gets here); a bad row is reported by its stored entries (their
+    columns in ``bad_row_columns``), a row of ``2**18`` mostly zero features has no useful
+    first 16 values.
+    """
+    names = batch_list[0].schema.names
+    weighted = WEIGHT in names
+    carried = [n for n in names if n.startswith(CARRY_PREFIX)]
+    base = BlockHandle(
+        partition=partition,
+        generation=generation,
+        dim=sc.dim,
+        host=socket.gethostname(),
+        sparse=True,
+    )
+    if sc.mismatch or sc.rows == 0:
+        return _with(base, rows=sum(b.num_rows for b in batch_list), dim_mismatch=sc.mismatch)
+    parts = list(sc.parts)
+    if settings.affine is not None:
+        offset, scale = (np.asarray(v, dtype=np.float64) for v in settings.affine)
+        assert not offset.any(), "sparse blocks are scaled, never centred"
+        parts = [_divide_columns(p, scale) for p in parts]
+    w = (
+        pa.chunked_array([b.column(WEIGHT) for b in batch_list]).to_numpy().astype(np.float64)
+        if weighted
+        else np.ones(sc.rows, dtype=np.float64)
+    )
+    found = _scan_sparse(sc, parts, settings.column_stats)
+    stats = found.pop("stats")
+    bad = sc.bad
+    kept: np.ndarray | None = None
+    if found["bad_rows"] and settings.drop_bad_rows:
+        found["dropped_rows"], found["bad_rows"] = found["bad_rows"], 0
+        kept = ~bad
+        parts = _rows_where(parts, kept)
+        w = w[kept]
+        if not kept.any():
+            return _with(base, rows=0, **found)
+    found.update(_check_weights(w))
+    if settings.spherical:
+        zero = np.concatenate([csr.squared_norms(p) == 0 for p in parts])
+        found["zero_rows"] = int(zero.sum())
+        if found["zero_rows"] and settings.drop_zero_rows:
+            found["dropped_zero_rows"], found["zero_rows"] = found["zero_rows"], 0
+            kept = ~zero if kept is None else _narrowed(kept, ~zero)
+            parts = _rows_where(parts, ~zero)
+            w = w[~zero]
+            if not w.size:
+                return _with(base, rows=0, **found)
+    rows = int(w.size)
+    if found["bad_rows"] or found["bad_weights"]:
+        return _with(base, rows=rows, **{**found, "zero_rows": 0})
+    carry = _carried(batch_list, carried, kept) if carried else None
+    rng = np.random.default_rng([settings.seed, 0x5EED, partition])
+    keys = sampling_keys(np.ones(rows) if not weighted else w, rng)
+    take = top_indices(keys, settings.sample_size)
+    take = take[np.isfinite(keys[take])]
+    if settings.spherical:
+        parts = [csr.normalize_rows(p)[0] for p in parts]
+    points = SparseFeatureChunks(
+        parts, sc.dim, 0, *(np.ones(rows, dtype=bool),) * 2, np.zeros(rows, dtype=bool)
+    ).take(take)
+    x_path = blockstore.csr_path(fit_id, generation, partition)
+    nnz = blockstore.save_csr(x_path, (rows, sc.dim), np.dtype(settings.dtype), parts)
+    w_path = ""
+    if weighted:
+        w_path = blockstore.block_path(fit_id, generation, partition, "w")
+        blockstore.save_array(w_path, w)
+    carry_path = ""
+    if carry is not None:
+        assert carry.num_rows == rows, (carry.num_rows, rows)
+        carry_path = _carry_path(fit_id, generation, partition)
+        blockstore.save_table(carry_path, carry)
+    _remove_older_generations(fit_id, generation, partition)
+    return _with(
+        base,
+        rows=rows,
+        x_path=x_path,
+        nnz=nnz,
+        w_path=w_path,
+        carry_path=carry_path,
+        weight_sum=float(w.sum()),
+        sample_keys=tuple(float(v) for v in keys[take]),
+        **_sample_fields(points),
+        **found,
+        **(stats.as_tuples() if stats is not None else {}),
+    )
+
+
+def _sample_fields(points: Any) -> dict[str, tuple[float, ...]]:
+    """A CSR block's sampled rows as handle fields (their entries, see
+    :meth:`BlockHandle.sample_rows`)."""
+    points = csr.as_csr(points)
+    return {
+        "sample_points": tuple(float(v) for v in points.data),
+        "sample_indices": tuple(float(v) for v in points.indices),
+        "sample_indptr": tuple(float(v) for v in points.indptr),
+    }
+
+
+def _rows_where(parts: list[Any], keep: np.ndarray) -> list[Any]:
+    """The CSR parts' rows where ``keep`` (one mask over all parts' rows)."""
+    out, start = [], 0
+    for p in parts:
+        rows = p.shape[0]
+        mine = keep[start : start + rows]
+        out.append(p if mine.all() else csr.as_csr(p[np.flatnonzero(mine)]))
+        start += rows
+    return out
+
+
+def _divide_columns(part: Any, scale: np.ndarray) -> sp.csr_array:
+    """A CSR part with every column divided by its ``scale`` (same pattern, new data)."""
+    part = csr.as_csr(part)
+    a, b = int(part.indptr[0]), int(part.indptr[-1])
+    data = np.asarray(part.data[a:b], dtype=np.float64) / scale[part.indices[a:b]]
+    out = sp.csr_array(
+        (data, np.asarray(part.indices[a:b]), np.asarray(part.indptr) - a), shape=part.shape
+    )
+    out.has_canonical_format = True
+    return out
+
+
+def _scan_sparse(sc: SparseFeatureChunks, parts: list[Any], column_stats: bool) -> dict[str, Any]:
+    """:func:`_scan` for CSR parts: bad rows (null, non-finite or malformed; the first kept
+    with its stored entries), and with ``column_stats`` the per-column non-finite counts
+    and the good rows' statistics, implicit zeros included."""
+    bad = sc.bad
+    found: dict[str, Any] = {"bad_rows": int(bad.sum()), "zero_rows": 0, "stats": None}
+    if found["bad_rows"]:
+        first = int(np.argmax(bad))
+        found["bad_row_index"] = first
+        row = sc.take(np.array([first]))
+        shown = slice(0, BAD_ROW_VALUES)
+        if not sc.valid[first]:
+            found["bad_row"], found["bad_row_columns"] = (float("nan"),), ()
+        else:
+            found["bad_row"] = tuple(float(v) for v in row.data[shown])
+            found["bad_row_columns"] = tuple(float(c) for c in row.indices[shown])
+    if column_stats:
+        per_column = np.zeros(sc.dim)
+        for p in parts:
+            a, b = int(p.indptr[0]), int(p.indptr[-1])
+            nonfinite = ~np.isfinite(p.data[a:b])
+            per_column += np.bincount(p.indices[a:b][nonfinite], minlength=sc.dim)
+        found["bad_per_column"] = tuple(float(v) for v in per_column)
+        found["stats"] = _sparse_column_stats(_rows_where(parts, ~bad), sc.dim)
+    return found
+
+
+def _sparse_column_stats(parts: list[Any], dim: int) -> ColumnStats:
+    """Per-column statistics of CSR rows, implicit zeros included, in ``O(nnz + d)``: each
+    column's squared deviations are its stored entries' about the mean plus the mean's
+    square once per implicit zero (exact, no sum of squares)."""
+    n = sum(int(p.shape[0]) for p in parts)
+    if n == 0:
+        return ColumnStats.empty(dim)
+    block = csr.as_csr(sp.vstack(parts, format="csr")) if len(parts) > 1 else csr.as_csr(parts[0])
+    a, b = int(block.indptr[0]), int(block.indptr[-1])
+    data = np.asarray(block.data[a:b], dtype=np.float64)
+    cols = np.asarray(block.indices[a:b])
+    stored = np.bincount(cols, minlength=dim)
+    mean = np.bincount(cols, weights=data, minlength=dim) / n
+    dev = data - mean[cols]
+    m2 = np.bincount(cols, weights=dev * dev, minlength=dim) + (n - stored) * mean**2
+    low = np.full(dim, np.inf)
+    high = np.full(dim, -np.inf)
+    np.minimum.at(low, cols, data)
+    np.maximum.at(high, cols, data)
+    implicit = stored < n
+    low[implicit] = np.minimum(low[implicit], 0.0)
+    high[implicit] = np.maximum(high[implicit], 0.0)
+    return ColumnStats(n, mean, m2, low, high)
 
 
 def _carried(
@@ -321,6 +560,8 @@ def transform_block(
     """
     if handle.rows == 0 or not handle.x_path:
         return _with(handle, generation=generation)
+    if handle.sparse:
+        return _transform_sparse(handle, fit_id=fit_id, generation=generation, settings=settings)
     assert settings.affine is not None
     offset, scale = (np.asarray(v, dtype=np.float64) for v in settings.affine)
     origin = handle.origin_array
@@ -351,17 +592,10 @@ def transform_block(
             zero_rows = 0 if done is None else int(np.count_nonzero(squared_norms(done) == 0))
     else:
         return _with(handle, x_path="")
-    w_path = ""
-    if handle.w_path:
-        w_path = blockstore.block_path(fit_id, generation, handle.partition, "w")
-        if not os.path.exists(w_path):
-            blockstore.save_array(w_path, np.load(handle.w_path, allow_pickle=False))
-    carry_path = ""
-    if handle.carry_path:
-        carry_path = _carry_path(fit_id, generation, handle.partition)
-        if not blockstore.link_or_copy(handle.carry_path, carry_path):
-            return _with(handle, x_path="")  # lost with its executor: rebuild
-    _remove_older_generations(fit_id, generation, handle.partition)
+    beside = _move_beside(handle, fit_id=fit_id, generation=generation)
+    if beside is None:
+        return _with(handle, x_path="")  # lost with its executor: rebuild
+    w_path, carry_path = beside
     points = (np.asarray(handle.sample_points).reshape(-1, handle.dim) - offset) / scale
     if spherical:
         points = normalize_rows(points)[0]
@@ -375,6 +609,78 @@ def transform_block(
         zero_rows=zero_rows,
         sample_points=tuple(float(v) for v in points.ravel()),
         origin=tuple(float(v) for v in new_origin),
+    )
+
+
+def _move_beside(handle: BlockHandle, *, fit_id: str, generation: int) -> tuple[str, str] | None:
+    """What a rewritten block keeps beside it in its new generation, dense or CSR: the
+    weights (copied) and the carried columns (linked), as ``(w_path, carry_path)`` ("" for
+    none); then the older generations' files go. ``None`` when the carried file was lost
+    with its executor: the block must be rebuilt from the input."""
+    w_path = ""
+    if handle.w_path:
+        w_path = blockstore.block_path(fit_id, generation, handle.partition, "w")
+        if not os.path.exists(w_path):
+            blockstore.save_array(w_path, np.load(handle.w_path, allow_pickle=False))
+    carry_path = ""
+    if handle.carry_path:
+        carry_path = _carry_path(fit_id, generation, handle.partition)
+        if not blockstore.link_or_copy(handle.carry_path, carry_path):
+            return None
+    _remove_older_generations(fit_id, generation, handle.partition)
+    return w_path, carry_path
+
+
+def _transform_sparse(
+    handle: BlockHandle, *, fit_id: str, generation: int, settings: LoadSettings
+) -> BlockHandle:
+    """:func:`transform_block` of a CSR block: columns divided by the scale (the offset is
+    0: the driver refuses centring sparse features), rows normalised for cosine."""
+    assert settings.affine is not None
+    scale = np.asarray(settings.affine[1], dtype=np.float64)
+    spherical = settings.spherical
+    x_path = blockstore.csr_path(fit_id, generation, handle.partition)
+    source = blockstore.open_block(handle.x_path)
+    zero_rows = 0
+    if source is not None:
+        parts = []
+        for start in range(0, handle.rows, TRANSFORM_CHUNK_ROWS):
+            stop = min(start + TRANSFORM_CHUNK_ROWS, handle.rows)
+            part = _divide_columns(csr.row_slice(source, start, stop), scale)
+            if spherical:
+                part, zero = csr.normalize_rows(part)
+                zero_rows += int(zero.sum())
+            parts.append(part)
+        blockstore.save_csr(x_path, (handle.rows, handle.dim), np.dtype(settings.dtype), parts)
+    elif blockstore.open_block(x_path) is not None:  # a retry: this task already wrote it
+        if spherical:
+            zero_rows = int(np.count_nonzero(csr.squared_norms(blockstore.open_block(x_path)) == 0))
+    else:
+        return _with(handle, x_path="")
+    beside = _move_beside(handle, fit_id=fit_id, generation=generation)
+    if beside is None:
+        return _with(handle, x_path="")  # lost with its executor: rebuild
+    w_path, carry_path = beside
+    indptr = np.asarray(handle.sample_indptr, dtype=np.int64)
+    points = sp.csr_array(
+        (
+            np.asarray(handle.sample_points, dtype=np.float64),
+            np.asarray(handle.sample_indices, dtype=np.int64),
+            indptr,
+        ),
+        shape=(max(indptr.size - 1, 0), handle.dim),
+    )
+    points = _divide_columns(points, scale)
+    if spherical:
+        points = csr.normalize_rows(points)[0]
+    return _with(
+        handle,
+        generation=generation,
+        x_path=x_path,
+        w_path=w_path,
+        carry_path=carry_path,
+        zero_rows=zero_rows,
+        **_sample_fields(points),
     )
 
 
@@ -417,7 +723,10 @@ def check_handles(
     bad = [h for h in handles if h.bad_rows]
     if bad:
         first = bad[0]
-        shown = ", ".join(f"{feature_name(i)}={v!r}" for i, v in enumerate(first.bad_row))
+        columns = [int(c) for c in first.bad_row_columns] or range(len(first.bad_row))
+        shown = ", ".join(
+            f"{feature_name(i)}={v!r}" for i, v in zip(columns, first.bad_row, strict=False)
+        )
         raise KMeansInputError(
             f"{sum(h.bad_rows for h in bad)} rows have null, NaN or infinite features "
             f"(first: partition {first.partition}, row {first.bad_row_index}: {shown}); "
@@ -440,8 +749,9 @@ def check_handles(
     zero = sum(h.zero_rows for h in handles)
     if zero:
         raise KMeansInputError(
-            f"{zero} rows are zero vectors, which have no direction for "
-            "distanceMeasure='cosine'; drop them or use distanceMeasure='euclidean'."
+            f"{zero} rows are zero vectors (empty documents), which have no direction for "
+            "distanceMeasure='cosine'; drop them (zeroVectorPolicy='drop' leaves them out "
+            "and counts them) or use distanceMeasure='euclidean'."
         )
     rows = sum(h.rows for h in handles)
     if rows < k:

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.handle import BlockHandle, Blocks, carry_state
 from kmeans_spark.kernels.distance import normalize_rows
 from kmeans_spark.kernels.init import sampling_keys
@@ -133,6 +134,13 @@ def compute_metrics(
     handles = [h for h in blocks.handles if h.rows > 0]
     if not handles:
         raise ValueError("the blocks hold no rows; metrics need at least one.")
+    if any(h.sparse for h in handles):
+        # the sample (rows x d) and the per-cluster means would be dense: not for 2**18
+        # hashed features; the passes need CSR twins first
+        raise KMeansInputError(
+            "clustering metrics are not computed on sparse vectors yet; leave them out "
+            "(metrics=False, no --report) for sparse input."
+        )
     dim = handles[0].dim
     if not centers_list:
         raise ValueError("centers_list is empty; pass at least one (k, d) array of centres.")

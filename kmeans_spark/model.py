@@ -41,6 +41,12 @@ _TMP = "__kmeans_"
 class KMeansModel(Model, KMeansParams, MLWritable, MLReadable["KMeansModel"]):
     """A fitted k-means model; a ``pyspark.ml`` Transformer usable inside a ``Pipeline``.
 
+    ``transform`` adds the nearest centre (``predictionCol``) and, with ``distanceCol``, the
+    distance to it (Euclidean, or ``1 - cos``); a row it cannot place (null, another length,
+    NaN or infinite values, a zero vector under cosine: an empty document) gets nulls. A
+    ``SparseVector`` column is scored sparse (TF-IDF of 2^18 features is never densified):
+    :mod:`kmeans_spark.scoring`.
+
     Parameters
     ----------
     centers : ndarray of shape (k, n_features), optional
@@ -146,8 +152,9 @@ class KMeansModel(Model, KMeansParams, MLWritable, MLReadable["KMeansModel"]):
     def scoringPath(self) -> str:
         """How :meth:`transform` scores with this model: ``"jvm"`` (Spark's own
         ``KMeansModel`` of these centres, for a small k x features; not under Spark Connect)
-        or ``"arrow"`` (Arrow batches, one GEMM each, in Python). Same labels and distances
-        either way; :mod:`kmeans_spark.scoring` has the rule and its measurements."""
+        or ``"arrow"`` (Arrow batches, one GEMM or CSR product each, in Python). Same labels
+        and distances either way; :mod:`kmeans_spark.scoring` has the rule and its
+        measurements."""
         k, d = self._centers.shape
         return scoring_path(k, d, self._tuning.jvm_scoring_max_kd)
 
@@ -178,18 +185,28 @@ class KMeansModel(Model, KMeansParams, MLWritable, MLReadable["KMeansModel"]):
         distance_col = self.getDistanceCol()
         if path == JVM:
             out, prediction, distance = self._score_on_jvm(dataset, feats, bool(distance_col))
-        else:
-            out, prediction, distance = self._score_with_arrow(dataset, feats)
+        else:  # a vector column goes as Spark's struct: vector_to_array would densify it
+            vector = self._vector_column(dataset)
+            scored = feats if vector is None else column(vector)
+            out, prediction, distance = self._score_with_arrow(dataset, scored)
         cols = [column(c) for c in dataset.columns]
         cols.append(prediction.alias(self.getPredictionCol()))
         if distance_col:
             cols.append(distance.alias(distance_col))
         return out.select(*cols)
 
+    def _vector_column(self, dataset: DataFrame) -> str | None:
+        """The features column when it is a ``VectorUDT`` one (not ``inputCols``), else None."""
+        source = None if self.getInputCols() else self.getFeaturesCol()
+        if source is not None and isinstance(dataset.schema[source].dataType, VectorUDT):
+            return source
+        return None
+
     def _score_with_arrow(
         self, dataset: DataFrame, feats: Column
     ) -> tuple[DataFrame, Column, Column]:
-        """Arrow batches of the features, one GEMM each (:func:`scoring.assign_batch`)."""
+        """Arrow batches of the features (an ``array<double>`` column, or a vector column as
+        Spark's struct), one GEMM or one CSR product each (:func:`scoring.assign_batch`)."""
         scorer = Scorer.of(self._centers, self._spherical())
 
         @arrow_udf("prediction int, distance double")  # type: ignore[call-overload]
@@ -225,11 +242,10 @@ class KMeansModel(Model, KMeansParams, MLWritable, MLReadable["KMeansModel"]):
             out = out.selectExpr("*", f"{_sql_sum([f'{v} * {v}' for v in xs])} AS {norm2}")
             usable += f" AND {norm2} > 0.0D"
         ok_expr = F.expr(f"coalesce({usable}, false)")
-        source = None if self.getInputCols() else self.getFeaturesCol()
-        if source is not None and isinstance(dataset.schema[source].dataType, VectorUDT):
-            vector = column(source)  # Spark's model reads the vector rather than its array copy
-        else:  # a vector: Spark's model refuses arrays whose values may be null
-            vector = array_to_vector(F.col(x))
+        # Spark's model reads the vector rather than its array copy; from an array, a vector:
+        # Spark's model refuses arrays whose values may be null
+        source = self._vector_column(dataset)
+        vector = column(source) if source is not None else array_to_vector(F.col(x))
         stand_in = array_to_vector(F.expr(f"array_repeat(1.0D, {d})"))
         out = out.select(
             "*",

@@ -1,6 +1,7 @@
 """TMDB-style movies without Spark: the columns ``recommend`` reads, one row's checks, the
 text a movie is clustered on, and what a person reads of the clustering (each centre's top
-terms, each cluster's most common genres).
+terms, each cluster's most common genres; with hashed features, the term dictionary that
+maps an index back to its words).
 
 A TMDB movies CSV keeps lists as JSON text, ``[{"id": 28, "name": "Action"}, ...]``. They
 are parsed with :mod:`json`, never ``eval``: the file is data from elsewhere, and ``eval``
@@ -12,9 +13,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -124,26 +125,119 @@ def check_movie(
     )
 
 
-def top_terms(
-    centers: np.ndarray, vocabulary: Sequence[str], n: int
-) -> list[list[tuple[str, float]]]:
+def top_weights(centers: np.ndarray, n: int) -> list[list[tuple[int, float]]]:
+    """The indices and weights of the ``n`` largest positive weights of each centre, largest
+    first, equal weights by index; linear in the centre's length (2^18 hashed features)."""
+    found = []
+    for center in np.asarray(centers, dtype=np.float64):
+        if center.size > n:  # every index at least as large as the n-th largest
+            nth = np.partition(center, center.size - n)[center.size - n]
+            candidates = np.flatnonzero(center >= nth)
+        else:
+            candidates = np.arange(center.size)
+        order = candidates[np.lexsort((candidates, -center[candidates]))][:n]
+        found.append([(int(i), float(center[i])) for i in order if center[i] > 0])
+    return found
+
+
+class IndexWords(Protocol):
+    """What names a vector's index: CountVectorizer's vocabulary (a list of words) or a
+    :class:`TermDictionary`."""
+
+    def __getitem__(self, index: int, /) -> str: ...
+
+
+def top_terms(centers: np.ndarray, vocabulary: IndexWords, n: int) -> list[list[tuple[str, float]]]:
     """The ``n`` terms of largest weight in each centre, largest first.
 
     Parameters
     ----------
     centers : ndarray of shape (k, n_terms)
-        TF-IDF centres, one weight per term of ``vocabulary``.
-    vocabulary : sequence of str of length n_terms
+        TF-IDF centres, one weight per index.
+    vocabulary : sequence of str of length n_terms, or TermDictionary
+        The word of each index (CountVectorizer's vocabulary), or the words sharing it
+        (:class:`TermDictionary`, for hashed features).
     n : int
 
     Terms of weight 0 (in no movie of the cluster) are left out; equal weights keep the
     vocabulary's order (the more frequent term first), so the answer is the same every run.
     """
-    found = []
-    for center in np.asarray(centers, dtype=np.float64):
-        order = np.argsort(-center, kind="stable")[:n]
-        found.append([(vocabulary[i], float(center[i])) for i in order if center[i] > 0])
-    return found
+    return [[(vocabulary[i], w) for i, w in top] for top in top_weights(centers, n)]
+
+
+@dataclass(frozen=True)
+class TermDictionary:
+    """The words behind hashed features (``HashingTF``): every term of the corpus in at least
+    ``min_df`` movies, with the index it hashes to and the number of movies that have it.
+
+    Hashing has no vocabulary to fit or to bound, but its indices are not words: this maps
+    them back (a cluster's top terms), and tells which of a query's words the corpus has.
+    Several words may share an index (a collision); they are listed together, the most
+    frequent first, as ``"alien/blorp"``. An index without a word here (only rarer words
+    hash to it) reads as ``#index``.
+    """
+
+    num_features: int
+    #: (term, index, movies), by index, then most movies first, then term
+    entries: tuple[tuple[str, int, int], ...]
+    _by_index: dict[int, list[str]] = field(init=False, repr=False, compare=False)
+    _terms: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_index: dict[int, list[str]] = {}
+        for term, index, _ in self.entries:
+            by_index.setdefault(index, []).append(term)
+        object.__setattr__(self, "_by_index", by_index)
+        object.__setattr__(self, "_terms", frozenset(t for t, _, _ in self.entries))
+
+    @classmethod
+    def of(cls, num_features: int, rows: Iterable[tuple[str, int, int]]) -> TermDictionary:
+        """From (term, index, movies) rows in any order."""
+        ordered = sorted(rows, key=lambda r: (int(r[1]), -int(r[2]), str(r[0])))
+        return cls(num_features, tuple((str(t), int(i), int(m)) for t, i, m in ordered))
+
+    def words(self, index: int) -> list[str]:
+        """The words that hash to ``index``, most frequent first (none: an empty list)."""
+        return list(self._by_index.get(index, []))
+
+    def __getitem__(self, index: int) -> str:
+        """How a person reads ``index``: its words, most frequent first, ``/``-joined."""
+        return "/".join(self._by_index.get(index, [])) or f"#{index}"
+
+    def __len__(self) -> int:
+        """The number of terms (as a vocabulary's length)."""
+        return len(self.entries)
+
+    def __contains__(self, term: object) -> bool:
+        return term in self._terms
+
+    @property
+    def indices(self) -> int:
+        """How many indices have a word."""
+        return len(self._by_index)
+
+    @property
+    def collisions(self) -> int:
+        """How many indices more than one word shares."""
+        return sum(1 for words in self._by_index.values() if len(words) > 1)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "num_features": self.num_features,
+                "columns": ["term", "index", "movies"],
+                "terms": [list(e) for e in self.entries],
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> TermDictionary:
+        """What :meth:`to_json` wrote; ValueError saying what is wrong otherwise."""
+        try:
+            data = json.loads(text)
+            return cls.of(int(data["num_features"]), (tuple(e) for e in data["terms"]))
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise ValueError(f"not a term dictionary ({type(exc).__name__}: {exc})") from None
 
 
 def top_counts(counts: dict[str, int], n: int) -> list[tuple[str, int]]:

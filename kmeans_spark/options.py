@@ -191,6 +191,14 @@ OPTIONS: tuple[Option, ...] = (
         'points farthest from its centre, or "keep" its centre (Spark\'s behaviour).',
     ),
     _choice(
+        "zeroVectorPolicy",
+        None,
+        ("error", "drop"),
+        "Rows that are zero vectors (empty documents) under distanceMeasure='cosine', where "
+        'they have no direction: "error" refuses the input naming their count, "drop" leaves '
+        "them out of the fit and counts them (summary.diagnostics.droppedZeroVectors).",
+    ),
+    _choice(
         "dtype",
         "job.dtype",
         ("float64", "float32"),
@@ -407,6 +415,27 @@ OPTIONS: tuple[Option, ...] = (
         "recommend: a term of the vocabulary is in at least this many movies (>= 1), or this "
         "fraction of them (< 1) (CountVectorizer minDF)",
         rule=_above(0),
+        commands=("recommend",),
+    ),
+    _choice(
+        None,
+        "text.features",
+        ("count", "hashing"),
+        "recommend: how terms become vector indices: 'count' (CountVectorizer: the "
+        "--vocab-size most frequent terms, one index each) or 'hashing' (HashingTF: "
+        "--num-features indices, no vocabulary to bound; a term dictionary of the movies, "
+        "saved beside the pipeline, maps each cluster's top indices back to words, words "
+        "sharing an index listed together)",
+        commands=("recommend",),
+    ),
+    Option(
+        None,
+        "text.num_features",
+        int,
+        2**18,
+        "recommend, --features hashing: the vectors' length (HashingTF numFeatures); fewer "
+        "make more words share an index",
+        rule=_at_least(2),
         commands=("recommend",),
     ),
     _choice(

@@ -66,6 +66,7 @@ class KMeansParams(
     nInit: Param[int] = _param("nInit")
     oversamplingFactor: Param[float] = _param("oversamplingFactor")
     emptyClusterPolicy: Param[str] = _param("emptyClusterPolicy")
+    zeroVectorPolicy: Param[str] = _param("zeroVectorPolicy")
     dtype: Param[str] = _param("dtype")
     inputCols: Param[list[str]] = _param("inputCols")
     numPartitions: Param[int] = _param("numPartitions")
@@ -107,6 +108,9 @@ class KMeansParams(
 
     def getEmptyClusterPolicy(self) -> str:
         return self.getOrDefault(self.emptyClusterPolicy)
+
+    def getZeroVectorPolicy(self) -> str:
+        return self.getOrDefault(self.zeroVectorPolicy)
 
     def getDtype(self) -> str:
         return self.getOrDefault(self.dtype)

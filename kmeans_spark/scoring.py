@@ -2,7 +2,8 @@
 
 Two paths, the same outputs (labels equal, ties aside; a row that is null, of another
 length, with a null, NaN or infinite value, or a zero vector for cosine gets a null
-prediction and distance; distances are Euclidean, or ``1 - cos``):
+prediction and distance; so does a sparse vector with bad indices; distances are Euclidean,
+or ``1 - cos``):
 
 * **JVM** (small models): Spark's own ``KMeansModel`` of the same centres labels each row
   inside the JVM; Spark SQL checks the row first and measures the distance to the chosen
@@ -14,6 +15,12 @@ prediction and distance; distances are Euclidean, or ``1 - cos``):
   zero-copy view when every row is present and of the model's length) and assigns every row
   in tiles (:func:`kmeans_spark.kernels.distance.nearest_centers`): one GEMM per tile, no
   per-row Python (the row-wise pandas UDF before it took 4.7x MLlib's time on 1M x 16).
+  A ``VectorUDT`` column comes as Spark's vector struct instead (no ``vector_to_array``,
+  which would densify a TF-IDF row of 2^18 features): a batch whose rows are all dense
+  vectors is the same ``(n, d)`` array (their ``values`` lists); any sparse row makes the
+  batch one CSR array (:func:`kmeans_spark.arrow.sparse_chunks`, Arrow's buffers wrapped)
+  scored by the CSR twin of the kernel (:func:`kmeans_spark.kernels.sparse.nearest_tile`),
+  so a batch costs its non-zeros plus the ``k x d`` centres, never ``n x d``.
 
 The rule, :func:`scoring_path`: the JVM when ``k x d <= Tuning.jvm_scoring_max_kd`` (256)
 and ``d <=`` :data:`JVM_MAX_FEATURES` (16), else Arrow. ``scripts/bench_score.py --sweep``
@@ -48,12 +55,15 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
 
 from kmeans_spark import blockstore
+from kmeans_spark.arrow import VECTOR_DENSE, sparse_chunks
 from kmeans_spark.handle import BlockHandle
+from kmeans_spark.kernels import sparse
 from kmeans_spark.kernels.distance import nearest_centers, normalize_rows
 
 #: The two ways ``transform`` scores: Spark's own ``KMeansModel`` on the JVM, or Arrow batches
@@ -102,6 +112,13 @@ class Scorer:
     def dim(self) -> int:
         return int(self.centers.shape[1])
 
+    @cached_property
+    def sparse_centers(self) -> sparse.PreparedCenters:
+        """The centres (not centred: a sparse row stays sparse) laid out for the CSR
+        kernel, built on the first sparse batch and kept for the task's later ones (``k x
+        d``: 100 MB at k=50 x 2^18, more than scoring a batch costs)."""
+        return sparse.PreparedCenters.of(self.centers + self.origin)
+
 
 def rows_of(column: pa.Array, dim: int) -> tuple[np.ndarray, np.ndarray]:
     """The rows of a ``list<double>`` column as an ``(n, dim)`` float64 array, and which rows
@@ -123,7 +140,8 @@ def rows_of(column: pa.Array, dim: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def assign_batch(column: pa.Array, scorer: Scorer) -> pa.StructArray:
-    """Nearest centre and distance of every row of one Arrow batch.
+    """Nearest centre and distance of every row of one Arrow batch: a ``list<double>``
+    column, or Spark's vector struct (a ``VectorUDT`` column, see :func:`assign_vectors`).
 
     A row that is null, of another length than the model's, has a null, NaN or infinite
     value, or (cosine) is a zero vector gets a null prediction and a null distance, as
@@ -131,9 +149,17 @@ def assign_batch(column: pa.Array, scorer: Scorer) -> pa.StructArray:
     """
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
-    n = len(column)
+    if pa.types.is_struct(column.type):
+        return assign_vectors(column, scorer)
     x, ok = rows_of(column, scorer.dim)
-    ok &= np.isfinite(x).all(axis=1)
+    return _assign_dense(x, ok, scorer)
+
+
+def _assign_dense(x: np.ndarray, ok: np.ndarray, scorer: Scorer) -> pa.StructArray:
+    """:func:`assign_batch` of dense rows ``(n, d)``; ``ok`` marks the present rows of the
+    model's length (the others' values are not read)."""
+    n = x.shape[0]
+    ok = ok & np.isfinite(x).all(axis=1)
     if scorer.spherical:  # a zero vector has no direction
         ok &= np.einsum("ij,ij->i", np.where(ok[:, None], x, 0.0), x) > 0
     labels = np.zeros(n, dtype=np.int32)
@@ -145,11 +171,80 @@ def assign_batch(column: pa.Array, scorer: Scorer) -> pa.StructArray:
         got, d2 = nearest_centers(xs - scorer.origin, scorer.centers)
         labels[ok] = got
         dist[ok] = _distance(d2, scorer.spherical)
+    return _assignments(labels, dist, ok)
+
+
+def _assignments(labels: np.ndarray, dist: np.ndarray, ok: np.ndarray) -> pa.StructArray:
+    """The Arrow result of a batch: null prediction and distance where not ``ok``."""
     missing = None if ok.all() else ~ok
     return pa.StructArray.from_arrays(
         [pa.array(labels, mask=missing), pa.array(dist, mask=missing)],
         fields=list(ASSIGNMENT_TYPE),
     )
+
+
+def vector_sizes(column: pa.StructArray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's length (-1 for a null vector) and whether it is a dense vector, from
+    Spark's vector struct: a dense vector's length is its ``values``' (its ``size`` is
+    null), a sparse one's its ``size``, as :func:`kmeans_spark.arrow.sparse_chunks` reads
+    them."""
+    valid = ~np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    kind = column.field("type").fill_null(-1).to_numpy(zero_copy_only=False)
+    dense = valid & (kind == VECTOR_DENSE)
+    declared = column.field("size").fill_null(-1).to_numpy(zero_copy_only=False)
+    lengths = column.field("values").value_lengths().fill_null(0).to_numpy(zero_copy_only=False)
+    sizes = np.where(dense, lengths, declared).astype(np.int64)
+    return np.where(valid, sizes, -1), dense
+
+
+def assign_vectors(column: pa.StructArray, scorer: Scorer) -> pa.StructArray:
+    """:func:`assign_batch` of Spark's vector struct (``type, size, indices, values``).
+
+    A batch of dense vectors alone is scored as a ``list<double>`` column is (their
+    ``values``); any sparse vector makes the batch CSR (the rows of another length left
+    out first, as :func:`~kmeans_spark.arrow.sparse_chunks` takes one length per column),
+    scored with the centres uncentred: centring would fill the rows in. A sparse vector
+    with an index out of range or repeated, a NaN or an infinite value gets a null
+    prediction, as does a zero one under cosine.
+    """
+    n = len(column)
+    sizes, dense = vector_sizes(column)
+    usable = sizes == scorer.dim
+    if not usable.any() or dense[usable].all():
+        x, present = rows_of(column.field("values"), scorer.dim)
+        return _assign_dense(x, present & usable, scorer)
+    rows = np.flatnonzero(usable)  # the batch's rows that reach the kernel, in order
+    part = column if rows.size == n else column.filter(pa.array(usable))
+    chunks = sparse_chunks(part, scorer.dim)
+    x = chunks.block()
+    if chunks.bad.any():  # NaN, infinite or malformed
+        x, rows = x[np.flatnonzero(~chunks.bad)], rows[~chunks.bad]
+    if scorer.spherical:
+        x, zero = sparse.normalize_rows(x)
+        if zero.any():  # an empty document has no direction
+            x, rows = x[np.flatnonzero(~zero)], rows[~zero]
+    labels = np.zeros(n, dtype=np.int32)
+    dist = np.zeros(n)
+    assigned = np.zeros(n, dtype=bool)
+    if rows.size:
+        labels[rows], d2 = _nearest_sparse(x, scorer)
+        dist[rows] = _distance(d2, scorer.spherical)
+        assigned[rows] = True
+    return _assignments(labels, dist, assigned)
+
+
+def _nearest_sparse(x: sparse.CSR, scorer: Scorer) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`kmeans_spark.kernels.sparse.nearest_centers` with the scorer's prepared
+    centres, kept from one batch to the next rather than prepared for each."""
+    prepared = scorer.sparse_centers
+    norms = sparse.squared_norms(x)
+    labels = np.empty(x.shape[0], dtype=np.int64)
+    d2 = np.empty(x.shape[0])
+    for start, stop in sparse.sparse_tiles(x.shape[0], prepared.k):
+        labels[start:stop], d2[start:stop] = sparse.nearest_tile(
+            sparse.row_slice(x, start, stop), prepared, norms[start:stop]
+        )
+    return labels, d2
 
 
 def _distance(d2: np.ndarray, spherical: bool) -> np.ndarray:
@@ -214,9 +309,15 @@ def label_block(
         )
     names = [*carried, prediction_col, distance_col]
     origin = handle.origin_array
+    # a CSR block is stored uncentred: its rows meet the centres in the data's own units
+    uncentred = scorer.centers + scorer.origin if handle.sparse else None
     for start in range(0, handle.rows, LABEL_CHUNK_ROWS):
         stop = min(start + LABEL_CHUNK_ROWS, handle.rows)
-        labels, dist = assign_stored(x[start:stop], origin, scorer)
+        if uncentred is not None:
+            got, d2 = sparse.nearest_centers(sparse.row_slice(x, start, stop), uncentred)
+            labels, dist = got.astype(np.int32), _distance(d2, scorer.spherical)
+        else:
+            labels, dist = assign_stored(x[start:stop], origin, scorer)
         columns = [] if table is None else table.slice(start, stop - start).columns
         chunk = pa.Table.from_arrays([*columns, pa.array(labels), pa.array(dist)], names=names)
         yield from chunk.to_batches()

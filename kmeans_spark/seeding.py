@@ -31,8 +31,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from kmeans_spark.handle import BlockHandle, Blocks, carry_state
+from kmeans_spark.kernels import sparse as csr
 from kmeans_spark.kernels.init import SeedRound, reduce_candidates, seed_round_block
 from kmeans_spark.tuning import DEFAULT_TUNING, Tuning
 
@@ -58,7 +60,7 @@ def sample_points(handles: Sequence[BlockHandle], m: int, dim: int) -> np.ndarra
     for h in handles:
         if h.sample_keys:
             keys.extend(h.sample_keys)
-            points.append(np.asarray(h.sample_points, dtype=np.float64).reshape(-1, dim))
+            points.append(h.sample_rows())
     all_points = np.concatenate(points) if points else np.empty((0, dim))
     order = np.argsort(-np.asarray(keys), kind="stable")[:m]
     return all_points[order]
@@ -95,7 +97,7 @@ class Candidates:
     """One run's k-means|| candidates, their weights (the weight nearest to each) and the
     weighted cost about them, before the reduction to k centres."""
 
-    points: np.ndarray
+    points: Any  # (m, d) ndarray, or CSR in a fit with CSR blocks
     weights: np.ndarray
     cost: float
 
@@ -145,7 +147,9 @@ def reduce_to(
     """The weighted candidates reduced to ``k`` centres on the driver (a sweep reduces one
     candidate set to each of its k)."""
     rng = np.random.default_rng([seed, 0xC0FFEE])
-    return reduce_candidates(
+    # a fit of CSR blocks has CSR candidates: the same reduction, by the sparse twin
+    reduce = csr.reduce_candidates if sp.issparse(candidates.points) else reduce_candidates
+    return reduce(
         candidates.points,
         candidates.weights,
         k,
@@ -165,7 +169,13 @@ def candidate_rounds(
     first = sample_points(blocks.handles, runs, dim)
     if first.shape[0] < runs:  # fewer sampled rows than runs: runs share a first centre
         first = first[np.arange(runs) % max(first.shape[0], 1)]
-    candidates = [first[r : r + 1] for r in range(runs)]
+    # a fit with CSR blocks keeps its candidates CSR (a few times k rows of d features:
+    # dense, they would be the k x d matrix many times over)
+    sparse = any(h.sparse for h in blocks.handles)
+    candidates: list[Any] = [
+        csr.as_csr(sp.csr_array(first[r : r + 1])) if sparse else first[r : r + 1]
+        for r in range(runs)
+    ]
     known = [0] * runs
     weights: list[np.ndarray] = [np.empty(0)] * runs
     costs = [0.0] * runs
@@ -186,7 +196,11 @@ def candidate_rounds(
         for r, outcome in enumerate(outcomes):
             if sampling:
                 keep = outcome.thresholds > outcome.cost
-                candidates[r] = np.concatenate([candidates[r], outcome.points[keep]])
+                if sparse:
+                    chosen = csr.as_csr(csr.as_csr(outcome.points)[np.flatnonzero(keep)])
+                    candidates[r] = csr.as_csr(sp.vstack([candidates[r], chosen], format="csr"))
+                else:
+                    candidates[r] = np.concatenate([candidates[r], outcome.points[keep]])
             else:
                 weights[r], costs[r] = outcome.candidate_weights, outcome.cost
         log.info(
@@ -199,8 +213,23 @@ def candidate_rounds(
     return [Candidates(c, w, cost) for c, w, cost in zip(candidates, weights, costs, strict=True)]
 
 
-def _merge_rounds(a: list[SeedRound], b: list[SeedRound]) -> list[SeedRound]:
-    return [x.merge(y) for x, y in zip(a, b, strict=True)]
+def _merge_rounds(a: list[Any], b: list[Any]) -> list[Any]:
+    return [_merge_round(x, y) for x, y in zip(a, b, strict=True)]
+
+
+def _merge_round(a: Any, b: Any) -> Any:
+    """Two blocks' rounds merged; a dense block's with a CSR block's (a mixed fit) as CSR."""
+    if isinstance(a, SeedRound) and isinstance(b, SeedRound):
+        return a.merge(b)
+    return _sparse_round(a).merge(_sparse_round(b))
+
+
+def _sparse_round(r: Any) -> csr.SparseSeedRound:
+    if isinstance(r, csr.SparseSeedRound):
+        return r
+    return csr.SparseSeedRound(
+        r.cost, csr.as_csr(sp.csr_array(r.points)), r.thresholds, r.candidate_weights
+    )
 
 
 def _seed_block(
@@ -237,14 +266,19 @@ def _seed_run(
     x: np.ndarray,
     w: np.ndarray | None,
     run: int,
-    candidates: np.ndarray,
+    candidates: Any,
     known: tuple[int, int],
     rng_key: tuple[int, int] | None,
     oversampling: float,
-) -> SeedRound:
+) -> Any:
+    """One run's k-means|| pass on one block: :func:`seed_round_block`, or its CSR twin for
+    a CSR block (no origin: CSR blocks are stored uncentred). The candidates are CSR in a
+    fit with CSR blocks; a dense block of such a fit densifies them."""
     prev_known, total = known
+    if not h.sparse and sp.issparse(candidates):
+        candidates = np.asarray(candidates[:total].toarray())
 
-    def fold(state: np.ndarray | None) -> tuple[SeedRound, np.ndarray]:
+    def fold(state: np.ndarray | None) -> tuple[Any, np.ndarray]:
         if state is None or state.shape[1] != x.shape[0]:  # none: fold every candidate
             sq_dist = np.full(x.shape[0], np.inf)
             nearest = np.zeros(x.shape[0], dtype=np.int64)
@@ -253,6 +287,17 @@ def _seed_run(
             sq_dist, nearest = state[0].copy(), state[1].astype(np.int64)
             start_at = prev_known
         rng = None if rng_key is None else np.random.default_rng([*rng_key, h.partition])
+        if h.sparse:
+            return csr.seed_round_block(
+                x,
+                None if w is None else np.asarray(w),
+                sq_dist,
+                nearest,
+                candidates[:total],
+                start_at,
+                oversampling=oversampling,
+                rng=rng,
+            ), np.stack([sq_dist, nearest.astype(np.float64)])
         result = seed_round_block(
             x,
             None if w is None else np.asarray(w),

@@ -73,6 +73,10 @@ class FitDiagnostics:
     phaseSeconds: dict[str, float] = field(default_factory=dict)
     runCosts: list[float] = field(default_factory=list)
     bestRun: int = 0
+    #: blocks stored as CSR (sparse vectors, see kmeans_spark.arrow.vector_chunks), and
+    #: zero vectors left out under zeroVectorPolicy="drop"
+    sparseBlocks: int = 0
+    droppedZeroVectors: int = 0
 
 
 @dataclass
@@ -136,6 +140,8 @@ class KMeansSummary:
             phaseSeconds=phases,
             runCosts=list(run_costs) if run_costs is not None else [lloyd.cost],
             bestRun=best_run,
+            sparseBlocks=sum(bool(getattr(h, "sparse", False)) for h in blocks.handles),
+            droppedZeroVectors=sum(int(getattr(h, "dropped_zero_rows", 0)) for h in blocks.handles),
         )
         return cls(
             k=k,

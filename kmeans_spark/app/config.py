@@ -95,6 +95,8 @@ class TextConfig:
     top: int
     vocab_size: int
     min_df: float
+    features: str
+    num_features: int
     duplicates: str
 
 

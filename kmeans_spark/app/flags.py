@@ -38,7 +38,7 @@ _TITLES = {
     "input": "[input] what to read",
     "job": "[job] the models, the fit, scaling, bad rows",
     "output": "[output] where to write",
-    "text": "[text] the query, the movies' vocabulary, duplicate titles",
+    "text": "[text] the query, the movies' vocabulary or hashing, duplicate titles",
 }
 
 #: Where an option with more than one flag records the flag given (``--movies``), by dest.

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -151,25 +151,36 @@ def check_input(fs: HadoopFS, path: str, name: str, run_date: str) -> None:
             )
 
 
-def read_input(spark: SparkSession, fs: HadoopFS, cfg: RunConfig) -> DataFrame:
+def read_input(
+    spark: SparkSession,
+    fs: HadoopFS,
+    cfg: RunConfig,
+    options: Mapping[str, str | bool] | None = None,
+) -> DataFrame:
     """The input as a DataFrame, with the row filter applied.
 
     CSV is read with every column as a string, so a non-numeric value in a feature column
     is reported with its text instead of silently turning the column into strings.
+    ``options`` are more reader options of the command's own (recommend's movies: CSV cells
+    over several lines, doubled quotes), after the config's.
     """
     inp, name = cfg.input, cfg.name("input.path")
     check_input(fs, inp.path, name, cfg.run_date)
     reader = spark.read.format(inp.format)
     if inp.format == "csv":
         reader = reader.option("header", inp.header).option("sep", inp.delimiter)
+    if options:
+        reader = reader.options(**options)
     try:
         df = reader.load(inp.path)
     except AnalysisException as exc:
         if exc.getCondition() != "UNABLE_TO_INFER_SCHEMA":
             raise
+        # a command whose format is its own (recommend's CSV) has no format to check
+        fix = f" and {cfg.name('input.format')}" if "input.format" in cfg.keys else ""
         raise KMeansInputError(
             f"{name} {inp.path!r} holds no {inp.format} data files Spark can read (none below "
-            f"it, or only empty ones); check the path and {cfg.name('input.format')}."
+            f"it, or only empty ones); check the path{fix}."
         ) from None
     if not inp.where:
         return df

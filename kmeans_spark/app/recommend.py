@@ -10,7 +10,11 @@ the keywords, and recommend its most popular movies. Writes, atomically::
       summary.json          the query and its cluster, the recommendations, the movies read,
                             dropped and why, the fit, seconds per phase, the config
       pipeline/             PipelineModel.load(...)-able: tokenizer, stop words,
-                            CountVectorizer, IDF, KMeans; --model OUTPUT reuses it
+                            CountVectorizer (or HashingTF), IDF, KMeans; --model OUTPUT
+                            reuses it
+      terms.json            --features hashing: the term dictionary of the movies (each
+                            term, its hashed index, its number of movies), which names a
+                            cluster's top indices and a query's known words
       plots/                recommendations.png (popularity against vote average),
                             popularity.png (bars)
       _KMEANS_SPARK, _SUCCESS
@@ -44,7 +48,7 @@ import numpy as np
 from kmeans_spark.app import flags, runner
 from kmeans_spark.app.config import RunConfig
 from kmeans_spark.errors import KMeansInputError
-from kmeans_spark.movies import COLUMNS, top_counts, top_terms
+from kmeans_spark.movies import COLUMNS, TermDictionary, top_counts, top_terms
 from kmeans_spark.options import OPTIONS
 
 if TYPE_CHECKING:
@@ -62,8 +66,9 @@ DESCRIPTION = (
     "Cluster a TMDB-style movies CSV by the TF-IDF of overview + keywords (spherical k-means), "
     "find the cluster of --keywords and recommend its --top most popular movies. Writes "
     "recommendations.json, clusters.json (top terms and genres of every cluster), "
-    "summary.json, pipeline/ and plots/. Stdout is one JSON line, as for every command; the "
-    "table of recommendations goes to the log (stderr)."
+    "summary.json, pipeline/ (and terms.json with --features hashing) and plots/. Stdout is "
+    "one JSON line, as for every command; the table of recommendations goes to the log "
+    "(stderr)."
 )
 #: What to read (a movies CSV: [input] format is the other commands'), the fit's params,
 #: the pipeline to reuse, bad rows, where to write, and the [text] table. Not: feature
@@ -83,8 +88,16 @@ KEYS = tuple(
     if o.key and (o.param is not None or o.key in _OWN_KEYS or COMMAND in o.commands)
 )
 #: Keys of the fit: given with --model, they change nothing (the pipeline is reused whole).
-FIT_KEYS = (*(o.key for o in OPTIONS if o.key and o.param), "text.vocab_size", "text.min_df")
+FIT_KEYS = (
+    *(o.key for o in OPTIONS if o.key and o.param),
+    "text.vocab_size",
+    "text.min_df",
+    "text.features",
+    "text.num_features",
+)
 
+#: The term dictionary of a hashing run, beside its pipeline/.
+TERMS_FILE = "terms.json"
 #: What clusters.json shows of each cluster.
 TOP_TERMS, TOP_GENRES, TOP_TITLES = 10, 3, 5
 #: At most this many of the query's cluster are drawn behind the recommendations.
@@ -129,25 +142,14 @@ class MovieInput:
 def read_movies(spark: SparkSession, fs: HadoopFS, cfg: RunConfig) -> MovieInput:
     """Read, check and deduplicate the movies (one pass to check and count, cached); refuse
     what the rules of the module's docstring refuse."""
-    from pyspark.errors import AnalysisException
     from pyspark.sql import functions as F
 
     from kmeans_spark import text
     from kmeans_spark.app import io
 
     inp, name = cfg.input, cfg.name("input.path")
-    io.check_input(fs, inp.path, name, cfg.run_date)
     # TMDB's overviews may span lines, and its JSON quotes are doubled; every column text
-    reader = spark.read.options(header=True, sep=inp.delimiter, multiLine=True, escape='"')
-    try:
-        raw = reader.csv(inp.path)
-    except AnalysisException as exc:
-        if exc.getCondition() != "UNABLE_TO_INFER_SCHEMA":
-            raise
-        raise KMeansInputError(
-            f"{name} {inp.path!r} holds no CSV files Spark can read (none below it, or only "
-            "empty ones); check the path."
-        ) from None
+    raw = io.read_input(spark, fs, cfg, options={"multiLine": True, "escape": '"'})
     missing = [c for c in COLUMNS if c not in raw.columns]
     if missing:
         has = ", ".join(raw.columns[:20]) + (", ..." if len(raw.columns) > 20 else "")
@@ -276,6 +278,7 @@ def load_pipeline(spark: SparkSession, fs: HadoopFS, path: str, name: str) -> Te
     anything else at ``path`` is refused, saying what it is."""
     from pyspark.ml import PipelineModel
 
+    from kmeans_spark import text
     from kmeans_spark.app.cli import one_line
     from kmeans_spark.text import TextPipeline
 
@@ -309,11 +312,30 @@ def load_pipeline(spark: SparkSession, fs: HadoopFS, path: str, name: str) -> Te
             f"({one_line(exc)[:300].rstrip('.')}); {fix}."
         ) from None
     try:
-        return TextPipeline.of(model)
+        pipeline = TextPipeline.of(model)
     except ValueError as exc:
         raise KMeansInputError(
             f"{name} {path!r} holds a pipeline that is not recommend's ({exc}); {fix}."
         ) from None
+    if pipeline.features == text.HASHING:  # its words are in the run's terms.json
+        run_dir = path if found != path else path.rpartition("/")[0] or "."
+        terms = load_terms(fs, f"{run_dir}/{TERMS_FILE}", f"{name} {path!r}", fix)
+        pipeline = dataclasses.replace(pipeline, terms=terms)
+    return pipeline
+
+
+def load_terms(fs: HadoopFS, path: str, named: str, fix: str) -> TermDictionary:
+    """The term dictionary a hashing run saved beside its pipeline; its absence or damage
+    is bad input, said so."""
+    if fs.kind(path) != "file":
+        raise KMeansInputError(
+            f"{named} holds a HashingTF pipeline but no {TERMS_FILE} beside it (the term "
+            f"dictionary that names its indices); {fix}."
+        )
+    try:
+        return TermDictionary.from_json(fs.read_text(path))
+    except ValueError as exc:
+        raise KMeansInputError(f"{named}: {path!r} is damaged ({exc}); {fix}.") from None
 
 
 def _metadata_class(spark: SparkSession, path: str) -> str:
@@ -330,14 +352,19 @@ def _warn_ignored(cfg: RunConfig, pipeline: TextPipeline) -> None:
     shared with other commands, so they are not this run's choice)."""
     given = [cfg.names[k] for k in FIT_KEYS if cfg.names.get(k, "").startswith("--")]
     if given:
-        centers = np.array(pipeline.kmeans.clusterCenters())
+        k, d = np.shape(pipeline.kmeans.clusterCenters())
+        words = (
+            f"{d} hashed features, {len(pipeline.vocabulary)} terms"
+            if pipeline.features == "hashing"
+            else f"vocabulary of {d} terms"
+        )
         log.warning(
-            "%s ignored: %s is reused as fitted (k=%d, %s, vocabulary of %d terms)",
+            "%s ignored: %s is reused as fitted (k=%d, %s, %s)",
             ", ".join(given),
             cfg.name("job.model"),
-            centers.shape[0],
+            k,
             pipeline.kmeans.getDistanceMeasure(),
-            centers.shape[1],
+            words,
         )
 
 
@@ -364,17 +391,22 @@ def recommend(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
     assigned: DataFrame | None = None
     try:
         if saved is None:
-            text_model = runner.timed(
+            text_stages = runner.timed(
                 phases,
                 "vocabulary",
                 lambda: text.fit_text(
-                    movies.df, cfg.text.vocab_size, cfg.text.min_df, cfg.name("text.min_df")
+                    movies.df,
+                    cfg.text.vocab_size,
+                    cfg.text.min_df,
+                    cfg.name("text.min_df"),
+                    cfg.text.features,
+                    cfg.text.num_features,
                 ),
             )
         else:
-            text_model = saved.text_model
-        vocabulary = text.vocabulary(text_model)
-        query = text.query_terms(spark, text_model, cfg.text.keywords)
+            text_stages = saved.text
+        vocabulary = text_stages.vocabulary
+        query = text.query_terms(spark, text_stages, cfg.text.keywords)
         if not query.usable:  # before the fit: nothing to recommend for
             raise _unknown_query_error(
                 cfg, query.terms, query.known, len(vocabulary), saved is None
@@ -382,7 +414,7 @@ def recommend(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
         if query.unknown:
             log.warning("words not in the vocabulary, left out: %s", ", ".join(query.unknown))
         keep = [text.ORDER, "title", "genres", "popularity", "vote_average", text.FEATURES]
-        vectors = text.with_terms(text_model.transform(movies.df)).select(*keep).cache()
+        vectors = text.with_terms(text_stages.transform(movies.df)).select(*keep).cache()
         clustered = vectors.count()
         if saved is None:
             k = cfg.job.k
@@ -394,7 +426,7 @@ def recommend(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
                 )
             estimator = text.kmeans(cfg.job.estimator_params())
             kmeans_model = runner.timed(phases, "fit", lambda: estimator.fit(vectors))
-            pipeline = text.TextPipeline.joined(text_model, kmeans_model)
+            pipeline = text.TextPipeline.joined(text_stages, kmeans_model)
         else:
             pipeline = saved
         kmeans = pipeline.kmeans
@@ -470,6 +502,7 @@ def recommend(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
             "clustered": clustered,
         },
         vocabulary_size=len(vocabulary),
+        features=_features(pipeline.features, centers.shape[1], vocabulary),
         pipeline={"fitted": fitted, "model": cfg.job.model or None},
         seconds={
             **phases,
@@ -485,6 +518,8 @@ def recommend(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
         runner.timed(
             phases, "write_pipeline", lambda: pipeline.model.write().save(out.path("pipeline"))
         )
+        if pipeline.terms is not None:
+            fs.write_text(out.path(TERMS_FILE), pipeline.terms.to_json())
         fs.write_text(out.path("recommendations.json"), json.dumps(recommendations, indent=2))
         fs.write_text(out.path("clusters.json"), json.dumps(clusters, indent=2))
         for name, fig in drawn.items():
@@ -492,10 +527,20 @@ def recommend(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
         result["seconds"] = {**result["seconds"], **phases}
         fs.write_text(out.path("summary.json"), json.dumps(result, indent=2))
     log.info(
-        "wrote %s (recommendations.json, clusters.json, summary.json, pipeline/, plots/)",
+        "wrote %s (recommendations.json, clusters.json, summary.json, pipeline/, %splots/)",
         fs.qualify(out.final),
+        f"{TERMS_FILE}, " if pipeline.terms is not None else "",
     )
     return result
+
+
+def _features(kind: str, length: int, vocabulary: list[str] | TermDictionary) -> dict[str, Any]:
+    """How the run's terms became vector indices, for summary.json."""
+    out: dict[str, Any] = {"kind": kind, "length": length}
+    if isinstance(vocabulary, TermDictionary):  # hashing: how crowded its indices are
+        out["indices_with_a_term"] = vocabulary.indices
+        out["indices_shared"] = vocabulary.collisions
+    return out
 
 
 def _unknown_query_error(

@@ -4,7 +4,9 @@ greedy k-means++ and the driver's reduction of weighted candidates to k centres.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -132,15 +134,17 @@ def local_lloyd(
     tol: float = 1e-4,
     spherical: bool = False,
     max_far: int = 32,
+    stats_of: Callable[..., Any] = partial_stats,
 ) -> F64:
     """Weighted Lloyd on the driver (the last step of k-means|| on the candidates).
 
     Uses the same statistics and update kernels as the distributed iteration, with empty
     clusters reseeded from the ``max_far`` farthest points, so the reduction of candidates
-    behaves like the real fit.
+    behaves like the real fit. ``stats_of`` is the block kernel (the CSR twin's
+    ``partial_stats`` for sparse candidates; :func:`update_centers` follows its result).
     """
     for _ in range(max_iter):
-        stats = partial_stats(points, weights, centers, n_far=min(len(centers), max_far))
+        stats = stats_of(points, weights, centers, n_far=min(len(centers), max_far))
         update = update_centers(stats, centers, reseed_empty=True, spherical=spherical)
         shift = max_center_shift(centers, update.centers, spherical)
         centers = update.centers

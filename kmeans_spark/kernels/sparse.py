@@ -41,15 +41,21 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from kmeans_spark.kernels import init as dense_init
 from kmeans_spark.kernels.distance import F64, I64, chunk_rows, top_indices
 from kmeans_spark.kernels.init import oversample
-from kmeans_spark.kernels.step import CenterUpdate, PartialStats, RunLayout, max_center_shift
+from kmeans_spark.kernels.step import (
+    CenterUpdate,
+    PartialStats,
+    RunLayout,
+    plan_reseeding,
+)
 
 #: A sparse block or a set of sparse rows: CSR, sorted distinct indices.
 CSR = Any  # scipy.sparse.csr_array or csr_matrix (scipy ships no usable type stubs)
@@ -293,6 +299,8 @@ class SparsePartialStats:
     far_weights: F64 = field(default_factory=lambda: np.empty(0))
     n_far: int = 0
     computed: int = 0
+    #: see :attr:`.step.PartialStats.sparse`
+    sparse: ClassVar[bool] = True
 
     @classmethod
     def zeros(cls, k: int, d: int, n_far: int) -> SparsePartialStats:
@@ -335,6 +343,11 @@ class SparsePartialStats:
         )
         out._keep_farthest()
         return out
+
+    def update(self, centers: F64, *, reseed_empty: bool, spherical: bool) -> CenterUpdate:
+        """:func:`update_centers` of these statistics (what :func:`.step.update_centers`
+        calls for them)."""
+        return update_centers(self, centers, reseed_empty=reseed_empty, spherical=spherical)
 
     def to_dense(self) -> PartialStats:
         """The same statistics with dense sums and far points (for small ``d`` and tests)."""
@@ -502,32 +515,33 @@ def update_centers(
     fix_rows: list[I64] = []  # corrections to the sums, as COO triples
     fix_cols: list[NDArray[Any]] = []
     fix_vals: list[F64] = []
-    empty = np.flatnonzero(weights <= 0)
-    if reseed_empty and empty.size:
+    if reseed_empty and (weights <= 0).any():
         far = as_csr(stats.far_points)
-        candidates = iter(range(stats.far_sq_dist.size))
-        for j in empty:
-            for i in candidates:
-                src = int(stats.far_labels[i])
-                wx = float(stats.far_weights[i])
-                a, b = far.indptr[i], far.indptr[i + 1]
-                cols, vals = far.indices[a:b], np.asarray(far.data[a:b], dtype=np.float64)
-                scale = float(vals @ vals + old[src] @ old[src])
-                if stats.far_sq_dist[i] <= 1e-20 * scale or wx <= 0 or weights[src] - wx <= 0:
-                    continue
-                # the point leaves ``src`` and alone makes ``j`` (empty: its sums are zero)
-                fix_rows += [np.full(cols.size, src), np.full(cols.size, j)]
-                fix_cols += [cols, cols]
-                fix_vals += [-wx * vals, wx * vals]
-                weights[src] -= wx
-                counts[src] -= 1
-                costs[src] = max(costs[src] - wx * float(stats.far_sq_dist[i]), 0.0)
-                weights[j] = wx
-                counts[j] = 1
-                costs[j] = 0.0
-                moved[int(j)] = (cols, vals)
-                reseeded.append(int(j))
-                break
+
+        def entries(i: int) -> tuple[NDArray[Any], F64]:
+            a, b = far.indptr[i], far.indptr[i + 1]
+            return far.indices[a:b], np.asarray(far.data[a:b], dtype=np.float64)
+
+        scales = []
+        for i, src in enumerate(stats.far_labels):
+            vals = entries(i)[1]
+            scales.append(float(vals @ vals + old[src] @ old[src]))
+        for j, i in plan_reseeding(stats, scales):
+            src = int(stats.far_labels[i])
+            wx = float(stats.far_weights[i])
+            cols, vals = entries(i)
+            # the point leaves ``src`` and alone makes ``j`` (empty: its sums are zero)
+            fix_rows += [np.full(cols.size, src), np.full(cols.size, j)]
+            fix_cols += [cols, cols]
+            fix_vals += [-wx * vals, wx * vals]
+            weights[src] -= wx
+            counts[src] -= 1
+            costs[src] = max(costs[src] - wx * float(stats.far_sq_dist[i]), 0.0)
+            weights[j] = wx
+            counts[j] = 1
+            costs[j] = 0.0
+            moved[j] = (cols, vals)
+            reseeded.append(j)
     if fix_rows:
         fix = sp.csr_array(
             (np.concatenate(fix_vals), (np.concatenate(fix_rows), np.concatenate(fix_cols))),
@@ -707,16 +721,18 @@ def local_lloyd(
     spherical: bool = False,
     max_far: int = 32,
 ) -> F64:
-    """Weighted Lloyd on sparse candidates (the driver's last k-means|| step); twin of
-    :func:`.init.local_lloyd`."""
-    for _ in range(max_iter):
-        stats = partial_stats(points, weights, centers, n_far=min(len(centers), max_far))
-        update = update_centers(stats, centers, reseed_empty=True, spherical=spherical)
-        shift = max_center_shift(centers, update.centers, spherical)
-        centers = update.centers
-        if shift <= tol:
-            break
-    return centers
+    """Weighted Lloyd on sparse candidates (the driver's last k-means|| step): the loop of
+    :func:`.init.local_lloyd` with this module's :func:`partial_stats`."""
+    return dense_init.local_lloyd(
+        points,
+        weights,
+        centers,
+        max_iter=max_iter,
+        tol=tol,
+        spherical=spherical,
+        max_far=max_far,
+        stats_of=partial_stats,
+    )
 
 
 def reduce_candidates(

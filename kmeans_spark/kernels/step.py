@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -48,6 +49,9 @@ class PartialStats:
     far_weights: F64 = field(default_factory=lambda: np.empty(0))
     n_far: int = 0
     computed: int = 0  # rows whose distances to every centre were computed (not pruned)
+    #: a dense block's statistics; :class:`.sparse.SparsePartialStats` is the CSR twin,
+    #: which :meth:`merge` and :func:`update_centers` hand the work to
+    sparse: ClassVar[bool] = False
 
     @classmethod
     def zeros(cls, k: int, d: int, n_far: int) -> PartialStats:
@@ -74,8 +78,15 @@ class PartialStats:
         self.far_labels = self.far_labels[keep]
         self.far_weights = self.far_weights[keep]
 
+    def update(self, centers: F64, *, reseed_empty: bool, spherical: bool) -> CenterUpdate:
+        """:func:`update_centers` of these statistics (the sparse twin has its own)."""
+        return update_centers(self, centers, reseed_empty=reseed_empty, spherical=spherical)
+
     def merge(self, other: PartialStats) -> PartialStats:
-        """Return the statistics of both blocks together (neither input is modified)."""
+        """Return the statistics of both blocks together (neither input is modified); with
+        a CSR block's (a fit of dense and sparse blocks) the sparse twin merges them."""
+        if other.sparse:
+            return other.merge(self)
         out = PartialStats(
             sums=self.sums + other.sums,
             weights=self.weights + other.weights,
@@ -343,6 +354,8 @@ def update_centers(
     minus ``W |m - c|^2`` (the parallel-axis identity); for spherical k-means,
     ``W - S.m`` with ``S`` the cluster's weighted sum and ``m`` the unit centre.
     """
+    if stats.sparse:  # merged statistics of CSR blocks: the twin's update
+        return stats.update(centers, reseed_empty=reseed_empty, spherical=spherical)
     sums = stats.sums.copy()
     weights = stats.weights.copy()
     counts = stats.counts.copy()
@@ -350,29 +363,25 @@ def update_centers(
     old = np.asarray(centers, dtype=np.float64)
     anchor = old.copy()  # the point each cluster's ``costs`` were measured from
     reseeded: list[int] = []
-    empty = np.flatnonzero(weights <= 0)
-    if reseed_empty and empty.size:
-        candidates = iter(range(stats.far_sq_dist.size))
-        for j in empty:
-            for i in candidates:
-                src = int(stats.far_labels[i])
-                wx = float(stats.far_weights[i])
-                x = stats.far_points[i]
-                # on its centre up to rounding: moving it would only duplicate a centre
-                scale = float(x @ x + old[src] @ old[src])
-                if stats.far_sq_dist[i] <= 1e-20 * scale or wx <= 0 or weights[src] - wx <= 0:
-                    continue
-                sums[src] -= wx * x
-                weights[src] -= wx
-                counts[src] -= 1
-                costs[src] = max(costs[src] - wx * float(stats.far_sq_dist[i]), 0.0)
-                sums[j] = wx * x
-                weights[j] = wx
-                counts[j] = 1
-                costs[j] = 0.0
-                anchor[j] = x
-                reseeded.append(int(j))
-                break
+    if reseed_empty and (weights <= 0).any():
+        scales = [
+            float(x @ x + old[src] @ old[src])
+            for x, src in zip(stats.far_points, stats.far_labels, strict=True)
+        ]
+        for j, i in plan_reseeding(stats, scales):
+            src = int(stats.far_labels[i])
+            wx = float(stats.far_weights[i])
+            x = stats.far_points[i]
+            sums[src] -= wx * x
+            weights[src] -= wx
+            counts[src] -= 1
+            costs[src] = max(costs[src] - wx * float(stats.far_sq_dist[i]), 0.0)
+            sums[j] = wx * x
+            weights[j] = wx
+            counts[j] = 1
+            costs[j] = 0.0
+            anchor[j] = x
+            reseeded.append(j)
     new = old.copy()
     filled = weights > 0
     new[filled] = sums[filled] / weights[filled, None]
@@ -387,6 +396,40 @@ def update_centers(
         cluster_costs = np.where(filled, costs - weights * shift2, 0.0)
     cost = float(np.maximum(cluster_costs, 0.0).sum())
     return CenterUpdate(centers=new, weights=weights, counts=counts, cost=cost, reseeded=reseeded)
+
+
+def plan_reseeding(stats: Any, scales: Sequence[float]) -> list[tuple[int, int]]:
+    """Which far point reseeds each empty cluster: ``(cluster, far point)`` pairs, shared by
+    the dense and the sparse :func:`update_centers` (they differ only in how they move
+    the point's sums).
+
+    Empty clusters (weight 0) take, in order, the far points in their stored order (the
+    farthest first within a block's share); a point is passed over when it already sits on
+    its centre (``far_sq_dist <= 1e-20 * scales[i]``, ``scales[i]`` being ``|x|^2 +
+    |c|^2``: moving it would only duplicate a centre), has no weight, or would empty its
+    own cluster (the weights left after earlier moves count). A point is used once.
+
+    Parameters
+    ----------
+    stats : PartialStats or SparsePartialStats
+        Merged statistics: ``weights`` ``(k,)`` and the far points' ``far_sq_dist``,
+        ``far_labels``, ``far_weights`` ``(m,)``.
+    scales : sequence of float, length m
+    """
+    weights = np.array(stats.weights, dtype=np.float64)
+    plan: list[tuple[int, int]] = []
+    candidates = iter(range(stats.far_sq_dist.size))
+    for j in np.flatnonzero(weights <= 0):
+        for i in candidates:
+            src = int(stats.far_labels[i])
+            wx = float(stats.far_weights[i])
+            if stats.far_sq_dist[i] <= 1e-20 * scales[i] or wx <= 0 or weights[src] - wx <= 0:
+                continue
+            weights[src] -= wx
+            weights[j] = wx
+            plan.append((int(j), i))
+            break
+    return plan
 
 
 def max_center_shift(old: F64, new: F64, spherical: bool = False) -> float:

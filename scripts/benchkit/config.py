@@ -58,6 +58,34 @@ def csv_list(values: Sequence[str]) -> list[str]:
     return [v.strip() for text in values for v in text.split(",") if v.strip()]
 
 
+def add_run_args(p: argparse.ArgumentParser) -> None:
+    """The flags of every side-by-side benchmark in one session: the data's and the fits'
+    seeds (the fits' also draws a shared init), the cached input's partitions, maxIter,
+    timed repeats, the driver's memory."""
+    p.add_argument("--data-seed", type=int, default=0, help="seed of the generated data")
+    p.add_argument("--seed", type=int, default=1, help="seed of every fit (and shared init)")
+    p.add_argument("--partitions", type=int, default=2, help="partitions of the cached input")
+    p.add_argument("--max-iter", type=int, default=20)
+    p.add_argument("--repeats", type=int, default=3, help="timed repetitions")
+    p.add_argument("--driver-memory", default="12g", help="spark.driver.memory")
+
+
+def chosen(
+    parser: argparse.ArgumentParser,
+    given: Sequence[str],
+    known: Sequence[str],
+    what: str,
+    default: Sequence[str],
+) -> list[str]:
+    """The names of a repeatable, comma-separated flag (``default`` when none is given), in
+    the order given; an unknown one is a usage error (exit 2) naming the choices."""
+    names = csv_list(given) or list(default)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        parser.error(f"unknown {what}(s) {unknown}; choose from {', '.join(known)}")
+    return names
+
+
 def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[Config]]:
     p = argparse.ArgumentParser(
         description="Benchmark kmeans_spark.KMeans against Spark MLlib and scikit-learn.",
@@ -68,16 +96,11 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[Con
     p.add_argument("--d", type=int, help="dimensions")
     p.add_argument("--k", type=int, help="true and fitted k")
     p.add_argument("--spread", type=float, default=1.0, help="blob std (centres in [-10,10]^d)")
-    p.add_argument("--data-seed", type=int, default=0, help="seed of the generated data")
-    p.add_argument("--seed", type=int, default=1, help="seed of every fit and of the init")
-    p.add_argument("--partitions", type=int, default=2, help="partitions of the cached input")
-    p.add_argument("--max-iter", type=int, default=20)
-    p.add_argument("--repeats", type=int, default=3, help="timed repetitions (medians shown)")
+    add_run_args(p)
     p.add_argument(
         "--variants", action="append", default=[], help=f"subset of {','.join(VARIANTS)}"
     )
     p.add_argument("--floor", action="store_true", help="also measure the platform floor")
-    p.add_argument("--driver-memory", default="12g", help="spark.driver.memory")
     p.add_argument(
         "--mllib-split",
         choices=("log", "diff"),
@@ -92,14 +115,8 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[Con
         help="output path; {preset} is replaced by the preset name",
     )
     args = p.parse_args(argv)
-    presets = csv_list(args.preset) or ["small"]
-    unknown = [name for name in presets if name not in PRESETS]
-    if unknown:
-        p.error(f"unknown preset(s) {unknown}; choose from {', '.join(PRESETS)}")
-    variants = csv_list(args.variants) or list(VARIANTS)
-    bad = [v for v in variants if v not in VARIANTS]
-    if bad:
-        p.error(f"unknown variant(s) {bad}; choose from {', '.join(VARIANTS)}")
+    presets = chosen(p, args.preset, list(PRESETS), "preset", ["small"])
+    variants = chosen(p, args.variants, list(VARIANTS), "variant", list(VARIANTS))
     if len(presets) > 1 and "{preset}" not in args.json:
         p.error("with several presets, --json must contain {preset}")
     if args.repeats < 1 or args.max_iter < 2 or args.partitions < 1:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .config import PRESETS, REPO, csv_list
+from .config import PRESETS, REPO, add_run_args, csv_list
 from .data import load_data, sse
 from .memory import machine
 from .report import Column, fmt, ratio, table_lines, write_json
@@ -106,15 +106,11 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, SweepCon
     p.add_argument("--d", type=int, help="dimensions")
     p.add_argument("--k", type=int, help="blobs in the data and k of the nInit rows")
     p.add_argument("--spread", type=float, default=1.0, help="blob std (centres in [-10,10]^d)")
-    p.add_argument("--data-seed", type=int, default=0, help="seed of the generated data")
-    p.add_argument("--seed", type=int, default=1, help="seed of every fit")
-    p.add_argument("--partitions", type=int, default=2, help="partitions of the cached input")
-    p.add_argument("--max-iter", type=int, default=20)
+    add_run_args(p)
     p.add_argument("--tol", type=float, default=1e-4)
     p.add_argument("--k-min", type=int, default=2)
     p.add_argument("--k-max", type=int, default=15)
     p.add_argument("--n-init", type=int, default=5, help="restarts of the nInit row")
-    p.add_argument("--repeats", type=int, default=3, help="timed repetitions")
     p.add_argument(
         "--ours-input",
         choices=("vector", "columns"),
@@ -125,7 +121,6 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, SweepCon
     p.add_argument(
         "--variants", action="append", default=[], help=f"subset of {','.join(VARIANT_KEYS)}"
     )
-    p.add_argument("--driver-memory", default="12g", help="spark.driver.memory")
     p.add_argument("--data-dir", default=str(REPO / "bench-results" / "data"))
     p.add_argument("--json", default=str(REPO / "bench-results" / "sweep.json"))
     args = p.parse_args(argv)

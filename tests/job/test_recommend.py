@@ -43,16 +43,20 @@ def movies_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_movies_csv(tmp_path_factory.mktemp("movies") / "movies.csv", MOVIES)
 
 
+def fitted_run(spark: Any, out: Path, *args: str) -> Run:
+    """A recommend run in this process that must succeed; its stderr is where it wrote."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = cli.main(["recommend", *args, "--output", str(out)], spark=spark)
+    assert code == 0, stderr.getvalue()[-3000:]
+    return Run(code, stdout.getvalue(), str(out))
+
+
 @pytest.fixture(scope="module")
 def space_run(spark: Any, movies_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
     """One fit, shared: the space topic's words as the query."""
     out = tmp_path_factory.mktemp("runs") / "space"
-    args = ["recommend", "--movies", str(movies_csv), "--keywords", SPACE_QUERY, *FIT]
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        code = cli.main([*args, "--output", str(out)], spark=spark)
-    assert code == 0, stderr.getvalue()[-3000:]
-    return Run(code, stdout.getvalue(), str(out))  # stderr: where it wrote
+    return fitted_run(spark, out, "--movies", str(movies_csv), "--keywords", SPACE_QUERY, *FIT)
 
 
 def test_a_run_writes_one_directory_and_one_json_line(space_run: Run) -> None:
@@ -281,6 +285,25 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(
     assert_nothing_written(out)
 
 
+def test_a_directory_without_files_is_one_line(
+    spark: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The input's own reader (``io.read_input``, with recommend's CSV options): no
+    format to check, as recommend reads CSV whatever [input] says."""
+    (tmp_path / "movies" / "dt=2026-11-22").mkdir(parents=True)  # a partition not landed
+    out = tmp_path / "run"
+    args = ["recommend", "--movies", str(tmp_path / "movies"), "--keywords", SPACE_QUERY]
+    run = in_process(spark, capsys, *args, "--output", str(out))
+    assert run.code == 2, run.stderr[-3000:]
+    (line,) = run.error_lines()
+    assert re.search(
+        r"^error: --movies '\S+/movies' holds no csv data files Spark can read \(none below "
+        r"it, or only empty ones\); check the path\.$",
+        line,
+    ), line
+    assert_nothing_written(out)
+
+
 def _fit_output(root: Path) -> Path:
     """What a fit run leaves: model/ with its metadata (enough to be recognised)."""
     (root / "model" / "metadata").mkdir(parents=True)
@@ -326,9 +349,9 @@ def _other_pipeline(spark: Any, root: Path) -> Path:
         (
             _other_pipeline,
             r"^error: --model '\S+/saved' holds a pipeline that is not recommend's \(its stages "
-            r"are VectorAssembler, not RegexTokenizer, StopWordsRemover, CountVectorizerModel, "
-            r"IDFModel, Normalizer, KMeansModel\); pass the output directory of an earlier "
-            r"recommend run",
+            r"are VectorAssembler, not RegexTokenizer, StopWordsRemover, CountVectorizerModel "
+            r"or HashingTF, IDFModel, Normalizer, KMeansModel\); pass the output directory of "
+            r"an earlier recommend run",
         ),
     ],
 )
@@ -366,3 +389,68 @@ def test_an_earlier_output_is_replaced_only_with_mode_overwrite(
         "choose another --output."
     )
     assert (out / "summary.json").read_text() == before
+
+
+# -- --features hashing: HashingTF and the term dictionary beside the pipeline ------------
+
+#: HashingTF at its default width, 2^18 (sparse blocks: the movies are never densified).
+HASHING = ["--features", "hashing"]
+
+
+@pytest.fixture(scope="module")
+def hashing_run(spark: Any, movies_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "hashing"
+    args = ["--movies", str(movies_csv), "--keywords", SPACE_QUERY, *FIT, *HASHING]
+    return Path(fitted_run(spark, out, *args).stderr)
+
+
+def test_hashed_features_cluster_the_topics_and_name_their_words(hashing_run: Path) -> None:
+    assert (hashing_run / "terms.json").is_file()
+    terms = read_json(hashing_run / "terms.json")
+    assert terms["num_features"] == 2**18 and terms["columns"] == ["term", "index", "movies"]
+    summary = read_json(hashing_run / "summary.json")
+    assert summary["features"]["kind"] == "hashing" and summary["features"]["length"] == 2**18
+    assert summary["vocabulary_size"] == len(terms["terms"])
+    assert summary["config"]["text"]["features"] == "hashing"
+    recommendations = read_json(hashing_run / "recommendations.json")
+    assert [r["title"] for r in recommendations] == most_popular("space", 5)
+    for c in read_json(hashing_run / "clusters.json"):
+        words = {w for t in c["top_terms"] for w in t["term"].split("/")}
+        topic = next(t for t in TOPICS if len(words & set(t.words)) >= 4)
+        assert c["top_genres"][0] == {"genre": topic.genres[0], "movies": 60}
+
+
+def test_a_hashed_pipeline_is_reused_with_its_terms_and_refused_without(
+    spark: Any,
+    capsys: pytest.CaptureFixture[str],
+    hashing_run: Path,
+    movies_csv: Path,
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    def reuse(model: Path, keywords: str, out: Path) -> Run:
+        args = ["recommend", "--movies", str(movies_csv), "--keywords", keywords]
+        return in_process(spark, capsys, *args, "--model", str(model), "--output", str(out))
+
+    out = tmp_path / "romance"
+    run = reuse(hashing_run, "romantic wedding qwxz", out)
+    assert run.code == 0, run.stderr[-3000:]
+    recommended = [r["title"] for r in read_json(out / "recommendations.json")]
+    assert recommended == most_popular("romance", 10)
+    assert read_json(out / "summary.json")["query"]["unknown_terms"] == ["qwxz"]
+    assert (out / "terms.json").read_text() == (hashing_run / "terms.json").read_text()
+    assert read_json(out / "clusters.json") == read_json(hashing_run / "clusters.json")
+
+    saved = tmp_path / "saved"  # the pipeline without the terms.json beside it
+    shutil.copytree(hashing_run / "pipeline", saved / "pipeline")
+    run = reuse(saved, SPACE_QUERY, tmp_path / "run")
+    assert run.code == 2, run.stderr[-3000:]
+    (line,) = run.error_lines()
+    assert re.search(
+        r"^error: --model '\S+/saved' holds a HashingTF pipeline but no terms\.json beside it "
+        r"\(the term dictionary that names its indices\); pass the output directory of an "
+        r"earlier recommend run",
+        line,
+    ), line
+    assert_nothing_written(tmp_path / "run")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import glob
+import logging
+import os
 from typing import Any
 
 import numpy as np
@@ -45,3 +48,28 @@ def sorted_rows(c: np.ndarray) -> np.ndarray:
     """Centres in a label-independent order, for comparing clusterings."""
     c = np.asarray(c)
     return c[np.lexsort(c.T[::-1])]
+
+
+def local_root(spark: Any) -> str:
+    """The first local directory the Python workers get (SPARK_LOCAL_DIRS), asked of a task."""
+    dirs = (
+        spark.sparkContext.parallelize([0], 1)
+        .map(lambda _: os.environ.get("SPARK_LOCAL_DIRS", ""))
+        .collect()[0]
+    )
+    return str(dirs.split(",")[0])
+
+
+class DeleteOnLog(logging.Handler):
+    """Deletes files matching ``pattern`` when the first record starting with ``prefix`` is
+    logged: a stand-in for an executor losing its local files in the middle of a fit."""
+
+    def __init__(self, prefix: str, pattern: str) -> None:
+        super().__init__()
+        self.prefix, self.pattern, self.deleted = prefix, pattern, 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.deleted == 0 and record.getMessage().startswith(self.prefix):
+            for path in glob.glob(self.pattern):
+                os.unlink(path)
+                self.deleted += 1

@@ -198,6 +198,8 @@ def test_summary_reads_the_flat_format_of_before_the_split() -> None:
     del flat_again["diagnostics"]
     # fields added since (restarts) take their defaults
     assert (flat_again.pop("runCosts"), flat_again.pop("bestRun")) == ([], 0)
+    # and sparse input's
+    assert (flat_again.pop("sparseBlocks"), flat_again.pop("droppedZeroVectors")) == (0, 0)
     assert flat_again == OLD_FLAT_SUMMARY
 
 

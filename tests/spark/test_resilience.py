@@ -3,10 +3,8 @@ local files."""
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -16,51 +14,7 @@ from kmeans_spark import KMeans, KMeansInputError
 from kmeans_spark.datagen import make_blobs
 from kmeans_spark.tuning import Tuning
 
-from .helpers import cols
-
-
-def local_root(spark: Any) -> str:
-    """The first local directory the Python workers get (SPARK_LOCAL_DIRS), asked of a task."""
-    dirs = (
-        spark.sparkContext.parallelize([0], 1)
-        .map(lambda _: os.environ.get("SPARK_LOCAL_DIRS", ""))
-        .collect()[0]
-    )
-    return str(dirs.split(",")[0])
-
-
-class DeleteOnLog(logging.Handler):
-    """Deletes files matching ``pattern`` when the first record starting with ``prefix`` is
-    logged: a stand-in for an executor losing its local files in the middle of a fit."""
-
-    def __init__(self, prefix: str, pattern: str) -> None:
-        super().__init__()
-        self.prefix, self.pattern, self.deleted = prefix, pattern, 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if self.deleted == 0 and record.getMessage().startswith(self.prefix):
-            for path in glob.glob(self.pattern):
-                os.unlink(path)
-                self.deleted += 1
-
-
-@pytest.fixture
-def delete_on_log() -> Iterator[Any]:
-    handlers: list[DeleteOnLog] = []
-    logger = logging.getLogger("kmeans_spark")
-    old_level = logger.level
-    logger.setLevel(logging.INFO)
-
-    def install(prefix: str, pattern: str) -> DeleteOnLog:
-        h = DeleteOnLog(prefix, pattern)
-        logger.addHandler(h)
-        handlers.append(h)
-        return h
-
-    yield install
-    for h in handlers:
-        logger.removeHandler(h)
-    logger.setLevel(old_level)
+from .helpers import cols, local_root
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from kmeans_spark import text
@@ -34,6 +35,7 @@ def fitted(spark: Any) -> tuple[Any, Any, text.TextPipeline]:
     fitted on their vectors, joined into one pipeline."""
     checked = text.checked_movies(movie_frame(spark, MOVIES.rows)).cache()
     text_model = text.fit_text(checked, 500, 2.0, "--min-df")
+    assert text_model.features == "count" and text_model.terms is None
     vectors = text.with_terms(text_model.transform(checked))
     kmeans = text.kmeans({"k": len(TOPICS), "seed": 3, "distanceMeasure": "cosine"})
     pipeline = text.TextPipeline.joined(text_model, kmeans.fit(vectors))
@@ -57,8 +59,8 @@ def test_rows_are_checked_in_python_with_their_problem(spark: Any) -> None:
 
 def test_the_vocabulary_has_the_topic_words_and_no_stop_words(fitted: Any) -> None:
     _, text_model, pipeline = fitted
-    vocabulary = text.vocabulary(text_model)
-    assert vocabulary == pipeline.vocabulary
+    vocabulary = text.vocabulary(text_model.model)
+    assert vocabulary == pipeline.vocabulary == text_model.vocabulary
     for topic in TOPICS:
         assert set(topic.words) <= set(vocabulary)
     assert not {"the", "a", "of", "and", "who", "with"} & set(vocabulary)
@@ -133,3 +135,111 @@ def test_an_empty_vocabulary_is_bad_input(spark: Any, fitted: Any) -> None:
         r"--min-df, or give more movies\.$",
     ):
         text.fit_text(checked, 100, 1000.0, "--min-df")
+
+
+# -- hashed features: HashingTF and the term dictionary ------------------------------------
+
+#: Few indices, so that words share them (the job's default is 2^18).
+NUM_FEATURES = 2**10
+
+
+@pytest.fixture(scope="module")
+def hashed(spark: Any, fitted: Any) -> tuple[Any, text.FittedText]:
+    checked, _, _ = fitted
+    return checked, text.fit_text(checked, 500, 2.0, "--min-df", "hashing", NUM_FEATURES)
+
+
+def test_the_term_dictionary_has_each_terms_hashed_index_and_movies(
+    spark: Any, hashed: Any
+) -> None:
+    checked, fitted = hashed
+    terms = fitted.terms
+    assert fitted.features == "hashing" and fitted.vocabulary is terms
+    assert terms is not None and terms.num_features == NUM_FEATURES
+    hashing = fitted.model.stages[2]
+    for topic in TOPICS:
+        for word in topic.words:
+            assert word in terms
+            assert word in terms.words(hashing.indexOf(word))  # the stage's own index
+    assert not {"the", "a", "of", "and", "who", "with"} & {t for t, _, _ in terms.entries}
+    movies = {t: m for t, _, m in terms.entries}
+    alien = sum(1 for r in MOVIES.rows if "alien" in text_of(r))
+    assert movies["alien"] == alien and min(movies.values()) >= 2  # --min-df 2
+    # the same words as CountVectorizer's vocabulary with the same minDF
+    counted = text.fit_text(checked, 10**6, 2.0, "--min-df").vocabulary
+    assert {t for t, _, _ in terms.entries} == set(counted)
+
+
+def text_of(row: dict[str, Any]) -> set[str]:
+    """A generated movie's words, as the tokenizer finds them (lower case, letters)."""
+    import json
+    import re
+
+    keywords = " ".join(k["name"] for k in json.loads(row["keywords"]))
+    return set(re.findall(r"[a-z0-9]{2,}", f"{row['overview']} {keywords}".lower()))
+
+
+def test_hashed_clusters_are_the_topics_and_their_top_terms_its_words(
+    spark: Any, hashed: Any
+) -> None:
+    from kmeans_spark.movies import top_terms
+
+    checked, fitted = hashed
+    vectors = text.with_terms(fitted.transform(checked))
+    kmeans = text.kmeans({"k": len(TOPICS), "seed": 3, "distanceMeasure": "cosine"})
+    pipeline = text.TextPipeline.joined(fitted, kmeans.fit(vectors))
+    assert pipeline.terms is fitted.terms and pipeline.features == "hashing"
+    scored = pipeline.model.transform(checked).select("title", text.CLUSTER).collect()
+    clusters = {r["title"]: r[text.CLUSTER] for r in scored}
+    centers = np.array(pipeline.kmeans.clusterCenters())
+    assert centers.shape == (len(TOPICS), NUM_FEATURES)
+    tops = top_terms(centers, pipeline.vocabulary, 5)
+    for topic in TOPICS:
+        (cluster,) = {clusters[t] for t in MOVIES.titles_of(topic.name)}
+        query = text.query_terms(spark, pipeline.text, " ".join(topic.keywords[:2]))
+        assert query.usable and not query.unknown
+        assert pipeline.kmeans.predict(query.vector) == cluster
+        words = {w for label, _ in tops[cluster] for w in label.split("/")}
+        assert len(words & set(topic.words)) >= 3, (topic.name, tops[cluster])
+
+
+def test_a_hashed_query_is_weighed_on_its_known_words_alone(spark: Any, hashed: Any) -> None:
+    _, fitted = hashed
+    query = text.query_terms(spark, fitted, "alien qwxz blorf alien")
+    assert query.known == ["alien"] and query.unknown == ["qwxz", "blorf"]
+    alone = text.query_terms(spark, fitted, "alien")
+    assert query.vector == alone.vector  # the unknown words weigh nothing, hashed or not
+    assert not text.query_terms(spark, fitted, "qwxz blorf").usable
+
+
+def test_few_indices_make_words_share_them(spark: Any, hashed: Any) -> None:
+    checked, _ = hashed
+    crowded = text.fit_text(checked, 500, 2.0, "--min-df", "hashing", 16)
+    terms = crowded.terms
+    assert terms is not None and terms.indices <= 16 and terms.collisions > 0
+    shared = next(i for i in range(16) if len(terms.words(i)) > 1)
+    assert terms[shared] == "/".join(terms.words(shared))
+
+
+def test_a_hashed_pipeline_saves_and_loads_with_its_terms(
+    spark: Any, hashed: Any, tmp_path: Path
+) -> None:
+    from pyspark.ml import PipelineModel
+
+    from kmeans_spark.movies import TermDictionary
+
+    checked, fitted = hashed
+    vectors = text.with_terms(fitted.transform(checked))
+    kmeans = text.kmeans({"k": 2, "seed": 3, "distanceMeasure": "cosine"})
+    pipeline = text.TextPipeline.joined(fitted, kmeans.fit(vectors))
+    pipeline.model.write().save(str(tmp_path / "pipeline"))
+    assert fitted.terms is not None
+    (tmp_path / "terms.json").write_text(fitted.terms.to_json())
+    loaded = text.TextPipeline.of(
+        PipelineModel.load(str(tmp_path / "pipeline")),
+        TermDictionary.from_json((tmp_path / "terms.json").read_text()),
+    )
+    assert loaded.features == "hashing" and loaded.terms == fitted.terms
+    bare = text.TextPipeline.of(PipelineModel.load(str(tmp_path / "pipeline")))
+    with pytest.raises(ValueError, match="without their term dictionary"):
+        len(bare.vocabulary)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,29 +20,7 @@ from kmeans_spark.options import OPTIONS
 
 FIT = ["fit", "--input", "lake", "--features", "x*", "--output", "out"]
 
-
-@pytest.fixture(autouse=True)
-def no_spark(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Work in an empty directory, and fail the test if a command would start Spark."""
-    monkeypatch.chdir(tmp_path)
-
-    def refuse(*args: Any, **kwargs: Any) -> int:
-        raise AssertionError("this command line should have failed before Spark starts")
-
-    monkeypatch.setattr(runner, "run_on_spark", refuse)
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    """Run the command line; return its one error line, after checking the contract."""
-    assert cli.main(list(argv)) == cli.EXIT_BAD_INPUT
-    out, err = capsys.readouterr()
-    assert out == ""
-    lines = err.splitlines()
-    errors = [line for line in lines if line.startswith("error: ")]
-    assert errors == lines[-1:] and len(errors) == 1, err
-    assert "Traceback" not in err
-    assert set(os.listdir(".")) <= {"bad.toml"}  # nothing written, not even a temp sibling
-    return errors[0]
+pytestmark = pytest.mark.usefixtures("no_spark")
 
 
 @pytest.mark.parametrize(
@@ -149,18 +128,18 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     ],
 )
 def test_bad_command_lines_fail_before_spark(
-    capsys: pytest.CaptureFixture[str], argv: list[str], line: str
+    bad_command_line: Callable[..., str], argv: list[str], line: str
 ) -> None:
     dated = argv[0] == "demo" or "--run-date" in argv
-    assert run(capsys, *argv, *([] if dated else ["--run-date", "2026-11-22"])) == line
+    assert bad_command_line(*argv, *([] if dated else ["--run-date", "2026-11-22"])) == line
 
 
-def test_malformed_config(capsys: pytest.CaptureFixture[str]) -> None:
+def test_malformed_config(bad_command_line: Callable[..., str]) -> None:
     Path("bad.toml").write_text("[job]\nk = = 3\n")
-    line = run(capsys, "fit", "--config", "bad.toml", "--input", "x", "--output", "o")
+    line = bad_command_line("fit", "--config", "bad.toml", "--input", "x", "--output", "o")
     assert line.startswith("error: config file 'bad.toml' is not valid TOML (")
     Path("bad.toml").write_text('[job]\nk = "five"\n')
-    line = run(capsys, "fit", "--config", "bad.toml", "--input", "x", "--output", "o")
+    line = bad_command_line("fit", "--config", "bad.toml", "--input", "x", "--output", "o")
     assert line == (
         "error: job.k='five' (config file 'bad.toml') must be an integer; fix the value."
     )

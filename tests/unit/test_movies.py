@@ -9,11 +9,13 @@ import pytest
 from kmeans_spark.movies import (
     BadMovieError,
     Movie,
+    TermDictionary,
     check_movie,
     parse_names,
     parse_number,
     top_counts,
     top_terms,
+    top_weights,
 )
 
 GOOD = {
@@ -132,6 +134,49 @@ def test_top_terms_are_the_largest_weights_of_each_centre() -> None:
         [("love", 0.5), ("wedding", 0.5)],  # a tie keeps the vocabulary's order
     ]
     assert top_terms(centers, vocabulary, 10)[1] == [("love", 0.5), ("wedding", 0.5)]  # no 0s
+
+
+def test_top_weights_of_long_centres_agree_with_a_full_sort() -> None:
+    """The partition shortcut for 2^18 hashed features: same answer as a stable full sort,
+    ties at the cut included."""
+    rng = np.random.default_rng(4)
+    centers = np.round(rng.random((3, 5000)), 2)  # many equal weights
+    centers[1, :4990] = 0.0  # fewer positive weights than asked for
+    for center, got in zip(centers, top_weights(centers, 20), strict=True):
+        order = np.argsort(-center, kind="stable")[:20]
+        assert got == [(int(i), float(center[i])) for i in order if center[i] > 0]
+    assert len(top_weights(centers, 20)[1]) == 10
+
+
+def test_a_term_dictionary_names_hashed_indices_with_their_words() -> None:
+    terms = TermDictionary.of(
+        8, [("blorp", 3, 2), ("alien", 3, 9), ("space", 5, 4), ("ship", 3, 2), ("love", 0, 7)]
+    )
+    assert terms.words(3) == ["alien", "blorp", "ship"]  # most movies first, then by name
+    assert (terms[3], terms[5], terms[7]) == ("alien/blorp/ship", "space", "#7")
+    assert (len(terms), terms.indices, terms.collisions) == (5, 3, 1)
+    assert "alien" in terms and "qwxz" not in terms
+    centers = np.array([[0.0, 0, 0, 0.9, 0, 0.4, 0, 0.2]])
+    assert top_terms(centers, terms, 3) == [
+        [("alien/blorp/ship", 0.9), ("space", 0.4), ("#7", 0.2)]
+    ]
+    again = TermDictionary.from_json(terms.to_json())
+    assert again == terms and again.num_features == 8 and again.words(3) == terms.words(3)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "[]",
+        '{"terms": []}',
+        '{"num_features": 4, "terms": [1]}',
+        '{"num_features": 4, "terms": [["a"]]}',
+    ],
+)
+def test_a_damaged_term_dictionary_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match=r"^not a term dictionary"):
+        TermDictionary.from_json(text)
 
 
 def test_top_counts_are_largest_first_ties_by_name() -> None:

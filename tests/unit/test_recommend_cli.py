@@ -3,9 +3,9 @@ options.py, as every command's), its one-line errors, and its table of recommend
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,26 +18,7 @@ from kmeans_spark.options import BY_KEY, OPTIONS, option_for
 
 BASE = ["recommend", "--movies", "movies.csv", "--keywords", "space", "--output", "out"]
 
-
-@pytest.fixture(autouse=True)
-def no_spark(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Work in an empty directory, and fail the test if a command would start Spark."""
-    monkeypatch.chdir(tmp_path)
-
-    def refuse(*args: Any, **kwargs: Any) -> int:
-        raise AssertionError("this command line should have failed before Spark starts")
-
-    monkeypatch.setattr(runner, "run_on_spark", refuse)
-
-
-def error_line(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    assert cli.main([*argv, "--run-date", "2026-11-22"]) == cli.EXIT_BAD_INPUT
-    out, err = capsys.readouterr()
-    assert out == "" and "Traceback" not in err
-    (line,) = [x for x in err.splitlines() if x.startswith("error: ")]
-    assert err.splitlines()[-1] == line
-    assert os.listdir(".") == []  # nothing written
-    return line
+pytestmark = pytest.mark.usefixtures("no_spark")
 
 
 @pytest.mark.parametrize(
@@ -81,16 +62,21 @@ def error_line(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
             "error: --output 'runs/a' is the same path as --model 'runs/a'; a run must never "
             "write where it reads: choose another --output.",
         ),
-        (  # recommend has no feature columns: the text is its features
+        (  # recommend has no feature columns: its --features is how terms become indices
             [*BASE, "--features", "x"],
-            "error: unrecognized arguments: --features x (see kmeans-spark --help).",
+            "error: --features='x' is not supported; use one of count, hashing.",
         ),
+        (
+            [*BASE, "--id-cols", "x"],
+            "error: unrecognized arguments: --id-cols x (see kmeans-spark --help).",
+        ),
+        ([*BASE, "--num-features", "1"], "error: --num-features=1 must be >= 2."),
     ],
 )
 def test_bad_command_lines_fail_before_spark(
-    capsys: pytest.CaptureFixture[str], argv: list[str], line: str
+    bad_command_line: Callable[..., str], argv: list[str], line: str
 ) -> None:
-    assert error_line(capsys, *argv) == line
+    assert bad_command_line(*argv, "--run-date", "2026-11-22") == line
 
 
 def test_help_lists_the_commands_keys_with_its_own_defaults(
@@ -109,7 +95,10 @@ def test_help_lists_the_commands_keys_with_its_own_defaults(
         "Stdout is one JSON line, as for every command; the table of recommendations goes "
         "to the log (stderr)." in text
     )
-    for key in ("text.keywords", "text.top", "text.vocab_size", "text.min_df", "text.duplicates"):
+    assert "--features {count,hashing} recommend: how terms become vector indices" in text
+    assert "[text.num_features; default 262144]" in text
+    keys = ("keywords", "top", "vocab_size", "min_df", "features", "num_features", "duplicates")
+    for key in (f"text.{name}" for name in keys):
         assert key in recommend.KEYS and BY_KEY[key].used_by("recommend")
         assert not BY_KEY[key].used_by("fit")
 
@@ -121,6 +110,7 @@ def test_the_commands_defaults_sit_under_a_file_and_the_command_line(tmp_path: P
     cfg = load_config(None, paths, None, keys=recommend.KEYS, command="recommend")
     assert (cfg.job.k, cfg.job.distance) == (20, "cosine")
     assert (cfg.text.top, cfg.text.vocab_size, cfg.text.min_df) == (10, 3000, 2.0)
+    assert (cfg.text.features, cfg.text.num_features) == ("count", 2**18)
     assert cfg.text.duplicates == "error" and cfg.job.bad_rows == "error"
     assert set(cfg.as_dict()) == {"input", "job", "output", "text", "spark", "run_date", "source"}
     conf = tmp_path / "c.toml"
@@ -162,7 +152,14 @@ def test_a_shared_configs_format_is_the_other_commands(
 def test_keys_of_other_commands_are_not_recommends() -> None:
     assert "input.features" not in recommend.KEYS and "job.scale" not in recommend.KEYS
     assert "job.model" in recommend.KEYS and "job.model" not in fit.KEYS
-    assert set(recommend.FIT_KEYS) >= {"job.k", "job.distance", "text.vocab_size", "text.min_df"}
+    assert set(recommend.FIT_KEYS) >= {
+        "job.k",
+        "job.distance",
+        "text.vocab_size",
+        "text.min_df",
+        "text.features",
+        "text.num_features",
+    }
 
 
 def test_a_config_error_does_not_import_pyspark() -> None:
