@@ -56,7 +56,7 @@ from kmeans_spark.handle import HANDLE_ARROW_SCHEMA, BlockHandle
 from kmeans_spark.load import Affine, LoadSettings, carry_column, load_partition, transform_block
 from kmeans_spark.scoring import MISSING_BLOCK, Scorer, label_block
 from kmeans_spark.session import local_master_cores
-from kmeans_spark.tasks import ROW_WORK, Inline, block_task, merge_in_order, plan_tasks
+from kmeans_spark.tasks import ROW_WORK, Inline, block_task, plan_tasks, run_with_rebuilds
 from kmeans_spark.tuning import DEFAULT_TUNING, Tuning
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,23 @@ def _cleanup_task(fit_id: str) -> Callable[[Iterator[BlockHandle]], None]:
     return cleanup
 
 
+def load_task(
+    fit_id: str, generation: int, settings: LoadSettings
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """The load job's ``mapInArrow`` function (both engines': this RDD one and
+    :class:`kmeans_spark.frameblocks.FrameBlocks`): each partition's rows validated and
+    stored as a block where the task runs, one handle row out."""
+
+    def load(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        partition = TaskContext.get().partitionId()  # type: ignore[union-attr]
+        handle = load_partition(
+            batches, partition=partition, fit_id=fit_id, generation=generation, settings=settings
+        )
+        yield pa.RecordBatch.from_pylist([handle.to_dict()], schema=HANDLE_ARROW_SCHEMA)
+
+    return load
+
+
 class ResidentBlocks:
     """The fit's input as executor-local numpy blocks, and the means to run a pass over them.
 
@@ -202,20 +219,11 @@ class ResidentBlocks:
         self.generation += 1
         fit_id, generation, settings = self.fit_id, self.generation, self._settings
 
-        def load(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-            partition = TaskContext.get().partitionId()  # type: ignore[union-attr]
-            handle = load_partition(
-                batches,
-                partition=partition,
-                fit_id=fit_id,
-                generation=generation,
-                settings=settings,
-            )
-            yield pa.RecordBatch.from_pylist([handle.to_dict()], schema=HANDLE_ARROW_SCHEMA)
-
         if self._rdd is not None:
             self._rdd.unpersist(blocking=False)
-        loaded = self._features.mapInArrow(load, from_arrow_schema(HANDLE_ARROW_SCHEMA))
+        loaded = self._features.mapInArrow(
+            load_task(fit_id, generation, settings), from_arrow_schema(HANDLE_ARROW_SCHEMA)
+        )
         rdd = loaded.rdd.map(lambda row: BlockHandle.from_dict(row.asDict())).persist(
             StorageLevel.MEMORY_ONLY
         )
@@ -341,35 +349,29 @@ class ResidentBlocks:
         block files trigger a rebuild from the input and a repeat of the pass.
         """
         assert self._rdd is not None, "load() first"
-        max_rebuilds = self._tuning.max_rebuilds
-        for attempt in range(max_rebuilds + 1):
+
+        def collect() -> tuple[list[int], list[tuple[int, T]]]:
             rdd = self._groups if self._groups is not None else self._rdd
+            assert rdd is not None
             missing: list[int] = []
             results: list[tuple[int, T]] = []
-            task = block_task(fn, self._threads)
-            for task_missing, task_results in rdd.mapPartitions(task).collect():
+            for task_missing, task_results in rdd.mapPartitions(
+                block_task(fn, self._threads)
+            ).collect():
                 missing.extend(task_missing)
                 results.extend(task_results)
-            if not missing:
-                return merge_in_order(results, merge)
-            if attempt == max_rebuilds:
-                break
-            log.warning(
-                "block files of partitions %s are not where their tasks ran; rebuilding the "
-                "blocks from the input (rebuild %d)",
-                sorted(missing),
-                attempt + 1,
-            )
-            self.rebuilds += 1
-            self._grouping = False  # from now on each task reads only its own block
-            handles = self.load()
-            if self._validate is not None:  # the input may have changed since the first load
-                self._validate(handles)
-        raise RuntimeError(
-            f"block files of partitions {sorted(missing)} went missing after {max_rebuilds} "
-            "rebuilds; check that spark.local.dir is on a local disk that is not cleaned "
-            "during the job"
-        )
+            return missing, results
+
+        return run_with_rebuilds(collect, merge, self._rebuild, self._tuning.max_rebuilds)
+
+    def _rebuild(self) -> None:
+        """The blocks reloaded from the input, each task then reading only its own block
+        (and checked again: the input may have changed since the first load)."""
+        self.rebuilds += 1
+        self._grouping = False
+        handles = self.load()
+        if self._validate is not None:
+            self._validate(handles)
 
     def assignments(
         self,

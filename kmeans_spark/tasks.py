@@ -3,6 +3,7 @@ Spark side and the in-process :class:`~kmeans_spark.localblocks.LocalBlocks` sha
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
@@ -13,6 +14,8 @@ from kmeans_spark import blockstore
 from kmeans_spark.handle import BlockHandle
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 #: What one task returns: the partitions whose files it found missing, and each other
 #: non-empty block's result, by partition.
@@ -108,3 +111,35 @@ def merge_in_order(results: list[tuple[int, Any]], merge: Callable[[Any, Any], A
     for r in ordered[1:]:
         out = merge(out, r)
     return out
+
+
+def run_with_rebuilds(
+    collect: Callable[[], tuple[list[int], list[tuple[int, T]]]],
+    merge: Callable[[T, T], T],
+    rebuild: Callable[[], None],
+    max_rebuilds: int,
+) -> T:
+    """One pass of either engine (:class:`~kmeans_spark.blocks.ResidentBlocks`,
+    :class:`~kmeans_spark.frameblocks.FrameBlocks`): ``collect`` runs it and returns the
+    partitions whose block files were missing and every other block's result; those are
+    merged in partition order (so the result depends neither on the grouping of blocks
+    into tasks nor on retries). Missing files mean ``rebuild`` (the blocks reloaded from
+    the input) and the pass again, at most ``max_rebuilds`` times."""
+    for attempt in range(max_rebuilds + 1):
+        missing, results = collect()
+        if not missing:
+            return merge_in_order(results, merge)
+        if attempt == max_rebuilds:
+            break
+        log.warning(
+            "block files of partitions %s are not where their tasks ran; rebuilding the "
+            "blocks from the input (rebuild %d)",
+            sorted(missing),
+            attempt + 1,
+        )
+        rebuild()
+    raise RuntimeError(
+        f"block files of partitions {sorted(missing)} went missing after {max_rebuilds} "
+        "rebuilds; check that spark.local.dir is on a local disk that is not cleaned "
+        "during the job"
+    )

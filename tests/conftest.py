@@ -37,19 +37,21 @@ def spark() -> Iterator[object]:
 
 
 #: Test tiers by directory: tests/spark/ (a local SparkSession), tests/job/ (spark-submit
-#: subprocesses), tests/cluster/ (a standalone cluster on 127.0.0.1); tests/unit/ needs none.
-TIERS = ("spark", "job", "cluster")
+#: subprocesses), tests/cluster/ (a standalone cluster on 127.0.0.1), tests/connect/ (a Spark
+#: Connect server on 127.0.0.1, tests/connect/conftest.py); tests/unit/ needs none.
+TIERS = ("spark", "job", "cluster", "connect")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test with its tier (``job``, ``cluster``) and with ``spark`` when it needs a
-    JVM: everything outside tests/unit/ except modules marked ``jvm_free``. So
-    ``-m "not spark"`` runs every JVM-free test (seconds), and each tier runs alone:
-    ``-m "spark and not job and not cluster"``, ``-m job``, ``-m cluster``."""
+    """Mark each test with its tier (``job``, ``cluster``, ``connect``) and with ``spark``
+    when it needs a JVM: everything outside tests/unit/ except modules marked ``jvm_free``.
+    So ``-m "not spark"`` runs every JVM-free test (seconds), and each tier runs alone:
+    ``-m "spark and not job and not cluster and not connect"``, ``-m job``, ``-m cluster``,
+    ``-m connect``."""
     for item in items:
         parts = Path(str(item.fspath)).parts
         tier = next((t for t in TIERS if t in parts[-3:-1]), None)
-        if tier in ("job", "cluster"):
+        if tier in ("job", "cluster", "connect"):
             item.add_marker(getattr(pytest.mark, tier))
         if tier is not None and item.get_closest_marker("jvm_free") is None:
             item.add_marker(pytest.mark.spark)

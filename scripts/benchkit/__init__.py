@@ -17,6 +17,8 @@ variants   one timed fit of each row: ours, MLlib (ml and RDD API), scikit-learn
 floor      platform limits measured in the same run (GEMM, empty Spark job, in-process step)
 report     medians per variant, ratios, tables (missing values as "-"), plain JSON
 fit        the fit benchmark: one preset, every variant, its tables and JSON
+framepath  a Lloyd pass over resident blocks: the RDD path against the DataFrame-only path
+           (kmeans_spark.frameblocks, issue #17), classic or under a local Spark Connect server
 job        the job end to end: fresh spark-submits of ours and of scripts/mllib_job.py,
            timed from outside, their phases, outputs checked (Spark only in subprocesses)
 ========== ==================================================================================
