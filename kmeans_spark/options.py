@@ -192,11 +192,12 @@ OPTIONS: tuple[Option, ...] = (
     ),
     _choice(
         "zeroVectorPolicy",
-        None,
+        "job.zero_vectors",
         ("error", "drop"),
         "Rows that are zero vectors (empty documents) under distanceMeasure='cosine', where "
         'they have no direction: "error" refuses the input naming their count, "drop" leaves '
         "them out of the fit and counts them (summary.diagnostics.droppedZeroVectors).",
+        commands=("fit", "elbow"),
     ),
     _choice(
         "dtype",

@@ -309,12 +309,10 @@ def label_block(
         )
     names = [*carried, prediction_col, distance_col]
     origin = handle.origin_array
-    # a CSR block is stored uncentred: its rows meet the centres in the data's own units
-    uncentred = scorer.centers + scorer.origin if handle.sparse else None
     for start in range(0, handle.rows, LABEL_CHUNK_ROWS):
         stop = min(start + LABEL_CHUNK_ROWS, handle.rows)
-        if uncentred is not None:
-            got, d2 = sparse.nearest_centers(sparse.row_slice(x, start, stop), uncentred)
+        if handle.sparse:  # stored uncentred: the scorer's uncentred centres, prepared once
+            got, d2 = _nearest_sparse(sparse.row_slice(x, start, stop), scorer)
             labels, dist = got.astype(np.int32), _distance(d2, scorer.spherical)
         else:
             labels, dist = assign_stored(x[start:stop], origin, scorer)

@@ -69,6 +69,7 @@ class JobConfig:
     k_max: int
     sample_size: int
     bad_rows: str
+    zero_vectors: str
 
     def estimator_params(self) -> dict[str, Any]:
         """The keys that are ``KMeans`` params, by their param names (``maxIter``)."""

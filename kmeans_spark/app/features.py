@@ -130,6 +130,9 @@ class InputCounts:
     rows: int
     bad_rows: int
     bad_per_column: dict[str, int]
+    #: zero vectors under cosine (no direction): refused, or left out (``zero_dropped``)
+    zero_rows: int = 0
+    zero_dropped: int = 0
 
     @classmethod
     def of_handles(cls, handles: Sequence[BlockHandle], features: list[str]) -> InputCounts:
@@ -139,9 +142,11 @@ class InputCounts:
             if h.bad_per_column:
                 per_column += np.asarray(h.bad_per_column)
         return cls(
-            rows=sum(h.rows + h.dropped_rows for h in handles),
+            rows=sum(h.rows + h.dropped_rows + h.dropped_zero_rows for h in handles),
             bad_rows=sum(h.bad_rows + h.dropped_rows for h in handles),
             bad_per_column={c: int(v) for c, v in zip(features, per_column, strict=True)},
+            zero_rows=sum(h.zero_rows for h in handles),
+            zero_dropped=sum(h.dropped_zero_rows for h in handles),
         )
 
     def check(self, df: DataFrame, cfg: RunConfig, features: list[str]) -> int:
@@ -150,7 +155,14 @@ class InputCounts:
         none); return the number of rows dropped."""
         if self.bad_rows and cfg.job.bad_rows == "error":
             raise bad_row_error(df, self, features)
-        dropped = self.bad_rows if cfg.job.bad_rows == "drop" else 0
+        if self.zero_rows:  # only counted under cosine, and only kept under "error"
+            raise KMeansInputError(
+                f"{self.zero_rows} rows are zero vectors (every feature 0, e.g. empty "
+                f"documents), which have no direction under {cfg.name('job.distance')} "
+                f"cosine; remove them, or pass {cfg.name('job.zero_vectors')} drop to leave "
+                "them out of the fit and count them."
+            )
+        dropped = (self.bad_rows if cfg.job.bad_rows == "drop" else 0) + self.zero_dropped
         if self.rows - dropped == 0:
             raise KMeansInputError(
                 f"the input {cfg.input.path!r} has no usable rows"

@@ -276,6 +276,37 @@ def test_nan_and_inf_rows_under_both_policies(
     assert 5 not in ids and 6 not in ids and len(ids) == 398
 
 
+def test_zero_vectors_under_cosine_are_refused_then_dropped(
+    spark: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A zero row has no direction under cosine: one line naming the count and the flag,
+    nothing written; ``--zero-vectors drop`` leaves them out and counts them."""
+    blobs = make_blobs(300, 3, 3, spread=0.3, seed=11)
+    frame = pd.DataFrame(blobs.x + 20.0, columns=["x0", "x1", "x2"])
+    frame.insert(0, "id", range(300))
+    frame.loc[[7, 70, 170], ["x0", "x1", "x2"]] = 0.0
+    (tmp_path / "in").mkdir()
+    frame.to_parquet(tmp_path / "in" / "part.parquet", index=False)
+    out = tmp_path / "run"
+    args = ["fit", "--input", str(tmp_path / "in"), "--features", "x0,x1,x2", "--id-cols", "id"]
+    args += ["--k", "3", "--distance", "cosine", "--output", str(out)]
+    refused = in_process(spark, capsys, *args)
+    assert refused.code == 2
+    assert refused.error_lines() == [
+        "error: 3 rows are zero vectors (every feature 0, e.g. empty documents), which have "
+        "no direction under --distance cosine; remove them, or pass --zero-vectors drop to "
+        "leave them out of the fit and count them."
+    ]
+    assert_no_stack_trace(refused)
+    assert_nothing_written(out)
+    dropped = in_process(spark, capsys, *args, "--zero-vectors", "drop")
+    assert dropped.code == 0, dropped.stderr[-3000:]
+    s = summary(out)
+    assert (s["rows_read"], s["rows_dropped"], s["rows_used"]) == (300, 3, 297)
+    ids = set(read_assignments(out)["id"])
+    assert ids.isdisjoint({7, 70, 170}) and len(ids) == 297
+
+
 #: (flags, the one line), run through spark-submit (``True``: end to end, log and exit code
 #: as a scheduler sees them) or in-process on the tests' session (the same checks, faster).
 BAD_INPUT = [

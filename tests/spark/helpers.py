@@ -62,14 +62,16 @@ def local_root(spark: Any) -> str:
 
 class DeleteOnLog(logging.Handler):
     """Deletes files matching ``pattern`` when the first record starting with ``prefix`` is
-    logged: a stand-in for an executor losing its local files in the middle of a fit."""
+    logged: a stand-in for an executor losing its local files in the middle of a fit. Files
+    that matched already when it was made (another fit's) are left alone."""
 
     def __init__(self, prefix: str, pattern: str) -> None:
         super().__init__()
         self.prefix, self.pattern, self.deleted = prefix, pattern, 0
+        self.existing = set(glob.glob(pattern))
 
     def emit(self, record: logging.LogRecord) -> None:
         if self.deleted == 0 and record.getMessage().startswith(self.prefix):
-            for path in glob.glob(self.pattern):
+            for path in sorted(set(glob.glob(self.pattern)) - self.existing):
                 os.unlink(path)
                 self.deleted += 1

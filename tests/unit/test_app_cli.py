@@ -34,7 +34,7 @@ pytestmark = pytest.mark.usefixtures("no_spark")
             [*FIT, "--set", "job.kk=3"],
             "error: unknown key job.kk in the command line; known keys of [job]: bad_rows, "
             "distance, dtype, init_mode, init_model, init_steps, k, k_max, k_min, "
-            "max_iter, model, n_init, partitions, sample_size, scale, seed, tol.",
+            "max_iter, model, n_init, partitions, sample_size, scale, seed, tol, zero_vectors.",
         ),
         (
             [*FIT, "--set", "job.k=three"],
