@@ -37,7 +37,7 @@ import contextlib
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -150,8 +150,8 @@ def _nbytes(value: Any) -> int:
     return int(getattr(value, "nbytes", 0))
 
 
-def _cleanup_task(fit_id: str) -> Callable[[Iterator[BlockHandle]], None]:
-    def cleanup(handles: Iterator[BlockHandle]) -> None:
+def _cleanup_task(fit_id: str) -> Callable[[Iterable[Any]], None]:
+    def cleanup(handles: Iterable[Any]) -> None:
         for _ in handles:
             pass
         blockstore.remove_fit(fit_id)
@@ -432,10 +432,18 @@ class ResidentBlocks:
         if self._rdd is None:
             return
         try:
-            if (self._features.sparkSession.sparkContext.master or "").startswith("local"):
+            sc = self._features.sparkSession.sparkContext
+            if not self._loaded:
+                # the load job failed (a corrupt input file): the partitions it stored have
+                # no handles to name them, so a small job removes the fit's directory where
+                # it runs (every executor, with a local master; as many as the default
+                # parallelism reaches on a cluster), without recomputing the failed load
+                tasks = max(1, sc.defaultParallelism)
+                sc.parallelize(range(tasks), tasks).foreachPartition(_cleanup_task(self.fit_id))
+            elif (sc.master or "").startswith("local"):
                 for directory in {os.path.dirname(h.x_path) for h in self.handles if h.x_path}:
                     blockstore.remove_dir(directory)
-            elif self._loaded:  # else the cleanup job would recompute the failed load
+            else:
                 self._rdd.foreachPartition(_cleanup_task(self.fit_id))
         except Exception as exc:  # cleanup must never hide the fit's own error
             log.warning("could not remove block files of fit %s: %s", self.fit_id, exc)

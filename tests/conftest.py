@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,11 +50,9 @@ def block_root(spark: object) -> str:
 
 @pytest.fixture(autouse=True)
 def no_leaked_blocks(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Warns when a test on the shared session leaves a fit's block files behind (a fit
-    removes its own, whether it succeeds or fails; a leak fills executors' disks). A warning,
-    not a failure, while the one leak seen in a full run (a fit directory left before
-    tests/spark/test_resilience.py, not reproduced in parts) is tracked down: pytest's
-    warnings summary names the test."""
+    """Fails a test on the shared session that leaves a fit's block files behind: a fit
+    removes its own, whether it succeeds or fails (also when its load job fails, e.g. on a
+    corrupt input file); a leak fills executors' disks."""
     if "spark" not in request.fixturenames:
         yield
         return
@@ -63,8 +60,7 @@ def no_leaked_blocks(request: pytest.FixtureRequest) -> Iterator[None]:
     before = set(os.listdir(root)) if os.path.isdir(root) else set()
     yield
     after = set(os.listdir(root)) if os.path.isdir(root) else set()
-    if not after <= before:
-        warnings.warn(f"block files of fits {sorted(after - before)} left in {root}", stacklevel=1)
+    assert after <= before, f"block files of fits {sorted(after - before)} left in {root}"
 
 
 #: Test tiers by directory: tests/spark/ (a local SparkSession), tests/job/ (spark-submit
