@@ -119,6 +119,10 @@ class InputStage:
     metrics_sample: int = 0
     carry: tuple[str, ...] = ()
     on_fitted: Callable[[FittedBlocks], None] | None = None
+    #: called with the handles of the scaled blocks (:func:`transform_block`), before the
+    #: fit validates them: cosine rows centred onto zero appear only there, refused or
+    #: dropped (``dropped_zero_rows``), so the job counts and refuses them as the load's
+    on_scaled: Callable[[Sequence[BlockHandle]], None] | None = None
 
 
 def load_partition(
@@ -557,6 +561,11 @@ def transform_block(
     change). A retried task whose source file is already gone finds the finished target
     and returns the same handle; a source missing altogether (its executor lost) gives a
     handle with no ``x_path``, and the caller rebuilds the blocks from the input.
+
+    Under cosine a row can become a zero vector only now (centring moves a row equal to
+    the mean onto 0): it is counted in ``zero_rows`` (the fit refuses it), or with
+    ``settings.drop_zero_rows`` left out of the block, its weights, its carried columns and
+    its sample, and counted in ``dropped_zero_rows``, as the load does.
     """
     if handle.rows == 0 or not handle.x_path:
         return _with(handle, generation=generation)
@@ -569,98 +578,191 @@ def transform_block(
     spherical = settings.spherical
     x_path = blockstore.block_path(fit_id, generation, handle.partition, "x")
     source = blockstore.open_block(handle.x_path)
-    zero_rows = 0
     if source is not None:
+        starts = range(0, handle.rows, TRANSFORM_CHUNK_ROWS)
+
+        def scaled(start: int) -> np.ndarray:
+            part = np.asarray(source[start : start + TRANSFORM_CHUNK_ROWS], np.float64)
+            # cosine rows are normalised about the origin 0: back to the data's coordinates
+            return (part + origin - offset) / scale if spherical else part / scale
+
+        zero = np.zeros(handle.rows, dtype=bool)
+        if spherical:  # one read more, so the file is written with its final row count
+            zero = np.concatenate([squared_norms(scaled(s)) == 0 for s in starts])
+        drop = settings.drop_zero_rows and bool(zero.any())
 
         def rewritten() -> Iterable[np.ndarray]:
-            nonlocal zero_rows
-            for start in range(0, handle.rows, TRANSFORM_CHUNK_ROWS):
-                part = np.asarray(source[start : start + TRANSFORM_CHUNK_ROWS], np.float64)
+            for start in starts:
+                part = scaled(start)
                 if spherical:
-                    unit, zero = normalize_rows((part + origin - offset) / scale)
-                    zero_rows += int(zero.sum())
-                    yield unit
-                else:
-                    yield part / scale
+                    part = normalize_rows(part)[0]
+                    if drop:
+                        part = part[~zero[start : start + TRANSFORM_CHUNK_ROWS]]
+                yield part
 
-        blockstore.save_rows(
-            x_path, (handle.rows, handle.dim), np.dtype(settings.dtype), rewritten()
-        )
+        rows = handle.rows - int(zero.sum()) if drop else handle.rows
+        if rows:
+            blockstore.save_rows(x_path, (rows, handle.dim), np.dtype(settings.dtype), rewritten())
+        kept = _Kept.of(zero, drop)
     elif os.path.exists(x_path):  # a retry: this task already wrote it
-        if spherical:
-            done = blockstore.open_block(x_path)
-            zero_rows = 0 if done is None else int(np.count_nonzero(squared_norms(done) == 0))
+        done = blockstore.open_block(x_path)
+        kept = _Kept.written(handle, 0 if done is None else int(done.shape[0]), spherical)
+        if spherical and done is not None:
+            kept.zero_rows = int(np.count_nonzero(squared_norms(done) == 0))
     else:
         return _with(handle, x_path="")
-    beside = _move_beside(handle, fit_id=fit_id, generation=generation)
-    if beside is None:
-        return _with(handle, x_path="")  # lost with its executor: rebuild
-    w_path, carry_path = beside
     points = (np.asarray(handle.sample_points).reshape(-1, handle.dim) - offset) / scale
     if spherical:
-        points = normalize_rows(points)[0]
+        points, zero_points = normalize_rows(points)
+        if settings.drop_zero_rows:
+            points = points[~zero_points]
     new_origin = np.zeros(handle.dim) if spherical else (origin - offset) / scale
-    return _with(
+    return _finish_transform(
         handle,
+        kept,
+        fit_id=fit_id,
         generation=generation,
         x_path=x_path,
-        w_path=w_path,
-        carry_path=carry_path,
-        zero_rows=zero_rows,
-        sample_points=tuple(float(v) for v in points.ravel()),
-        origin=tuple(float(v) for v in new_origin),
+        sample={
+            "sample_points": tuple(float(v) for v in points.ravel()),
+            "origin": tuple(float(v) for v in new_origin),
+        },
+        sample_kept=None if not spherical or not settings.drop_zero_rows else ~zero_points,
     )
 
 
-def _move_beside(handle: BlockHandle, *, fit_id: str, generation: int) -> tuple[str, str] | None:
+@dataclass
+class _Kept:
+    """What a block's rewrite kept: its rows (``mask`` of the source's rows, None when all
+    or when a retry finds them already written and filtered), the zero rows it kept (the
+    fit refuses them) and those it left out."""
+
+    rows: int
+    mask: np.ndarray | None
+    zero_rows: int
+    dropped: int
+
+    @classmethod
+    def of(cls, zero: np.ndarray, drop: bool) -> _Kept:
+        if drop:
+            return cls(int((~zero).sum()), ~zero, 0, int(zero.sum()))
+        return cls(int(zero.size), None, int(zero.sum()), 0)
+
+    @classmethod
+    def written(cls, handle: BlockHandle, rows: int, spherical: bool) -> _Kept:
+        """A retry's: the rows already written (fewer than the source's when zero rows were
+        dropped: the weights and carried columns beside them are filtered too)."""
+        return cls(rows, None, 0, handle.rows - rows if spherical else 0)
+
+
+def _finish_transform(
+    handle: BlockHandle,
+    kept: _Kept,
+    *,
+    fit_id: str,
+    generation: int,
+    x_path: str,
+    sample: dict[str, Any],
+    sample_kept: np.ndarray | None,
+) -> BlockHandle:
+    """The tail :func:`transform_block` shares with :func:`_transform_sparse`: the weights
+    and carried columns follow the block to its new generation (filtered like its rows),
+    the older generations go, and the handle says what was written. ``sample`` holds the
+    rewritten sample fields; ``sample_kept`` which of the sampled rows stay (their keys
+    follow)."""
+    beside = _move_beside(handle, fit_id=fit_id, generation=generation, kept=kept)
+    if beside is None:
+        return _with(handle, x_path="")  # lost with its executor: rebuild
+    w_path, carry_path, weight_sum = beside
+    keys = handle.sample_keys
+    if sample_kept is not None:
+        keys = tuple(k for k, keep in zip(keys, sample_kept, strict=True) if keep)
+    empty = kept.rows == 0  # every row dropped: nothing stored, as the load leaves it
+    return _with(
+        handle,
+        generation=generation,
+        x_path="" if empty else x_path,
+        w_path=w_path,
+        carry_path=carry_path,
+        rows=kept.rows,
+        weight_sum=weight_sum,
+        zero_rows=kept.zero_rows,
+        dropped_zero_rows=handle.dropped_zero_rows + kept.dropped,
+        sample_keys=keys,
+        **sample,
+    )
+
+
+def _move_beside(
+    handle: BlockHandle, *, fit_id: str, generation: int, kept: _Kept
+) -> tuple[str, str, float] | None:
     """What a rewritten block keeps beside it in its new generation, dense or CSR: the
-    weights (copied) and the carried columns (linked), as ``(w_path, carry_path)`` ("" for
-    none); then the older generations' files go. ``None`` when the carried file was lost
-    with its executor: the block must be rebuilt from the input."""
+    weights (copied) and the carried columns (linked), both filtered to ``kept.mask`` when
+    rows were dropped, as ``(w_path, carry_path, weight_sum)`` ("" for none); then the
+    older generations' files go. ``None`` when the carried file was lost with its
+    executor: the block must be rebuilt from the input."""
+    mask = kept.mask
+    weight_sum = handle.weight_sum
     w_path = ""
-    if handle.w_path:
+    if handle.w_path and kept.rows:
         w_path = blockstore.block_path(fit_id, generation, handle.partition, "w")
         if not os.path.exists(w_path):
-            blockstore.save_array(w_path, np.load(handle.w_path, allow_pickle=False))
+            w = np.load(handle.w_path, allow_pickle=False)
+            blockstore.save_array(w_path, w if mask is None else w[mask])
+        if mask is not None or kept.rows != handle.rows:
+            weight_sum = float(np.load(w_path, allow_pickle=False).sum())
+    elif kept.rows != handle.rows:
+        weight_sum = float(kept.rows)  # unweighted: a row weighs 1
     carry_path = ""
-    if handle.carry_path:
+    if handle.carry_path and kept.rows:
         carry_path = _carry_path(fit_id, generation, handle.partition)
-        if not blockstore.link_or_copy(handle.carry_path, carry_path):
-            return None
+        if mask is None:
+            if not blockstore.link_or_copy(handle.carry_path, carry_path):
+                return None
+        elif not os.path.exists(carry_path):
+            table = blockstore.open_table(handle.carry_path)
+            if table is None:
+                return None
+            blockstore.save_table(carry_path, table.filter(pa.array(mask)))
     _remove_older_generations(fit_id, generation, handle.partition)
-    return w_path, carry_path
+    return w_path, carry_path, weight_sum
 
 
 def _transform_sparse(
     handle: BlockHandle, *, fit_id: str, generation: int, settings: LoadSettings
 ) -> BlockHandle:
     """:func:`transform_block` of a CSR block: columns divided by the scale (the offset is
-    0: the driver refuses centring sparse features), rows normalised for cosine."""
+    0: the driver refuses centring sparse features), rows normalised for cosine (zero rows
+    counted, or dropped with ``settings.drop_zero_rows``)."""
     assert settings.affine is not None
     scale = np.asarray(settings.affine[1], dtype=np.float64)
     spherical = settings.spherical
     x_path = blockstore.csr_path(fit_id, generation, handle.partition)
     source = blockstore.open_block(handle.x_path)
-    zero_rows = 0
     if source is not None:
-        parts = []
+        parts, zeros = [], []
         for start in range(0, handle.rows, TRANSFORM_CHUNK_ROWS):
             stop = min(start + TRANSFORM_CHUNK_ROWS, handle.rows)
             part = _divide_columns(csr.row_slice(source, start, stop), scale)
+            zero = np.zeros(stop - start, dtype=bool)
             if spherical:
                 part, zero = csr.normalize_rows(part)
-                zero_rows += int(zero.sum())
             parts.append(part)
-        blockstore.save_csr(x_path, (handle.rows, handle.dim), np.dtype(settings.dtype), parts)
-    elif blockstore.open_block(x_path) is not None:  # a retry: this task already wrote it
+            zeros.append(zero)
+        zero = np.concatenate(zeros)
+        drop = settings.drop_zero_rows and bool(zero.any())
+        if drop:
+            parts = _rows_where(parts, ~zero)
+        kept = _Kept.of(zero, drop)
+        if kept.rows:
+            shape = (kept.rows, handle.dim)
+            blockstore.save_csr(x_path, shape, np.dtype(settings.dtype), parts)
+    elif (done := blockstore.open_block(x_path)) is not None:  # a retry: already written
+        kept = _Kept.written(handle, int(done.shape[0]), spherical)
         if spherical:
-            zero_rows = int(np.count_nonzero(csr.squared_norms(blockstore.open_block(x_path)) == 0))
+            kept.zero_rows = int(np.count_nonzero(csr.squared_norms(done) == 0))
     else:
         return _with(handle, x_path="")
-    beside = _move_beside(handle, fit_id=fit_id, generation=generation)
-    if beside is None:
-        return _with(handle, x_path="")  # lost with its executor: rebuild
-    w_path, carry_path = beside
     indptr = np.asarray(handle.sample_indptr, dtype=np.int64)
     points = sp.csr_array(
         (
@@ -671,16 +773,20 @@ def _transform_sparse(
         shape=(max(indptr.size - 1, 0), handle.dim),
     )
     points = _divide_columns(points, scale)
+    sample_kept = None
     if spherical:
-        points = csr.normalize_rows(points)[0]
-    return _with(
+        points, zero_points = csr.normalize_rows(points)
+        if settings.drop_zero_rows:
+            sample_kept = ~zero_points
+            points = csr.as_csr(points[np.flatnonzero(sample_kept)])
+    return _finish_transform(
         handle,
+        kept,
+        fit_id=fit_id,
         generation=generation,
         x_path=x_path,
-        w_path=w_path,
-        carry_path=carry_path,
-        zero_rows=zero_rows,
-        **_sample_fields(points),
+        sample=_sample_fields(points),
+        sample_kept=sample_kept,
     )
 
 

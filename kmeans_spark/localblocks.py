@@ -16,8 +16,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
+import scipy.sparse as sp
 
 from kmeans_spark import blockstore
+from kmeans_spark.arrow import VECTOR_SPARSE
 from kmeans_spark.handle import BlockHandle
 from kmeans_spark.load import (
     FEATURES,
@@ -49,13 +51,49 @@ def rows_batch(x: np.ndarray, weights: np.ndarray | None = None) -> pa.RecordBat
     return pa.RecordBatch.from_arrays(columns, names=names)
 
 
+def sparse_rows_batch(x: Any, weights: np.ndarray | None = None) -> pa.RecordBatch:
+    """CSR rows (and weights) as the load job receives a ``SparseVector`` column: Spark's
+    ``VectorUDT`` struct ``{type: 0, size, indices, values}``, built from the CSR buffers
+    (no per-row Python), so the load stores them by its density rule (CSR when sparse)."""
+    x = sp.csr_array(x)
+    x.sort_indices()
+    n, d = x.shape
+    offsets = pa.array(np.asarray(x.indptr, dtype=np.int32))
+    element = pa.list_(pa.field("element", pa.int32(), nullable=False))
+    values_type = pa.list_(pa.field("element", pa.float64(), nullable=False))
+    vectors = pa.StructArray.from_arrays(
+        [
+            pa.array(np.full(n, VECTOR_SPARSE, dtype=np.int8)),
+            pa.array(np.full(n, d, dtype=np.int32)),
+            pa.ListArray.from_arrays(offsets, pa.array(x.indices.astype(np.int32)), type=element),
+            pa.ListArray.from_arrays(
+                offsets, pa.array(np.asarray(x.data, dtype=np.float64)), type=values_type
+            ),
+        ],
+        fields=[
+            pa.field("type", pa.int8(), nullable=False),
+            pa.field("size", pa.int32()),
+            pa.field("indices", element),
+            pa.field("values", values_type),
+        ],
+    )
+    columns: list[pa.Array] = [vectors]
+    names = [FEATURES]
+    if weights is not None:
+        columns.append(pa.array(np.asarray(weights, dtype=np.float64)))
+        names.append(WEIGHT)
+    return pa.RecordBatch.from_arrays(columns, names=names)
+
+
 class LocalBlocks:
     """One block per array of ``parts``, stored under ``SPARK_LOCAL_DIRS`` (or the temp
-    dir) like an executor's; a context manager that removes its files on exit."""
+    dir) like an executor's; a context manager that removes its files on exit. A
+    ``scipy.sparse`` part arrives as a ``SparseVector`` column does (:func:`sparse_rows_batch`),
+    so the load stores it as a CSR block (or dense, by its density rule)."""
 
     def __init__(
         self,
-        parts: Sequence[np.ndarray],
+        parts: Sequence[Any],
         settings: LoadSettings,
         *,
         weights: Sequence[np.ndarray] | None = None,
@@ -67,7 +105,11 @@ class LocalBlocks:
         self.generation = 0
         self.handles: list[BlockHandle] = [
             load_partition(
-                [rows_batch(x, None if weights is None else weights[p])],
+                [
+                    (sparse_rows_batch if sp.issparse(x) else rows_batch)(
+                        x, None if weights is None else weights[p]
+                    )
+                ],
                 partition=p,
                 fit_id=self.fit_id,
                 generation=0,

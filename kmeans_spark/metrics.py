@@ -14,6 +14,13 @@ The driver then computes SSE, Calinski-Harabasz, Davies-Bouldin and Spark's silh
 from the merged aggregates, and scikit-learn's Euclidean silhouette on the sample. The
 math is in :mod:`kmeans_spark.kernels.scores`.
 
+Sparse (CSR) blocks run the CSR twins of both passes (:mod:`kmeans_spark.kernels.sparse`),
+picked per block: per-cluster sums stay sparse, the means are dense ``k x d`` (what the
+fit's centres already need, see :func:`kmeans_spark.blocks.check_centers_memory`), the
+second moments come from squared row norms, and the sample stays CSR. A task's memory is
+its block's non-zeros plus ``k x d``, never ``n x d``; the metrics equal those of the
+same rows stored dense, up to rounding.
+
 For a cosine (spherical) fit the blocks hold unit rows, and every metric is computed on
 them: Spark's cosine silhouette (exactly ``ClusteringEvaluator(distanceMeasure="cosine")``),
 Calinski-Harabasz, Davies-Bouldin and the sample silhouette Euclidean on the unit rows
@@ -33,8 +40,9 @@ from typing import Any
 
 import numpy as np
 
-from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.handle import BlockHandle, Blocks, carry_state
+from kmeans_spark.kernels import scores
+from kmeans_spark.kernels import sparse as csr
 from kmeans_spark.kernels.distance import normalize_rows
 from kmeans_spark.kernels.init import sampling_keys
 from kmeans_spark.kernels.scores import (
@@ -42,10 +50,9 @@ from kmeans_spark.kernels.scores import (
     ClusterSpread,
     SeparationSums,
     StackedCenters,
-    assignment_block,
+    as_moments,
     calinski_harabasz,
     davies_bouldin,
-    separation_block,
     silhouette_samples,
     spark_silhouette,
 )
@@ -80,7 +87,9 @@ class ClusteringMetrics:
     silhouette: float  # Spark's ClusteringEvaluator (distance_measure), exact
     silhouette_sample: float  # scikit-learn's silhouette_score (Euclidean) on the sample
     sample_size: int
-    sample_rows: np.ndarray = field(repr=False)  # (m, d) as the blocks hold them, uncentred
+    #: (m, d) as the blocks hold them, uncentred: an ndarray, or a scipy.sparse CSR array
+    #: when the fit has sparse (CSR) blocks (a dense sample of 2**18 features would not fit)
+    sample_rows: Any = field(repr=False)
     sample_labels: np.ndarray = field(repr=False)  # (m,)
     sample_silhouette: np.ndarray = field(repr=False)  # (m,) scikit-learn's per row
 
@@ -134,13 +143,6 @@ def compute_metrics(
     handles = [h for h in blocks.handles if h.rows > 0]
     if not handles:
         raise ValueError("the blocks hold no rows; metrics need at least one.")
-    if any(h.sparse for h in handles):
-        # the sample (rows x d) and the per-cluster means would be dense: not for 2**18
-        # hashed features; the passes need CSR twins first
-        raise KMeansInputError(
-            "clustering metrics are not computed on sparse vectors yet; leave them out "
-            "(metrics=False, no --report) for sparse input."
-        )
     dim = handles[0].dim
     if not centers_list:
         raise ValueError("centers_list is empty; pass at least one (k, d) array of centres.")
@@ -169,7 +171,8 @@ def compute_metrics(
             _assignment, shared=shared, sample_size=sample_size, seed=seed, state=labels_state
         )
         first = blocks.run(step, AssignmentPass.merge)
-    spreads = [ClusterSpread.of(m) for m in first.moments]
+    moments_list = [as_moments(m) for m in first.moments]  # all-CSR fits: sparse until here
+    spreads = [ClusterSpread.of(m) for m in moments_list]
     packed = (
         stacked.centers,
         stacked.layout,
@@ -185,7 +188,7 @@ def compute_metrics(
     per_row = silhouette_samples(sample.rows, list(sample.labels)) if sample_size else []
     scale = 0.5 if spherical else 1.0  # unit rows: |x - c|^2 = 2 (1 - cos)
     out = []
-    for r, (moments, sums) in enumerate(zip(first.moments, second, strict=True)):
+    for r, (moments, sums) in enumerate(zip(moments_list, second, strict=True)):
         sse = moments.sse_about(sets[r]) * scale
         values = per_row[r] if per_row else np.empty(0)
         out.append(
@@ -231,8 +234,10 @@ def _assignment(
         rng = np.random.default_rng([seed, _SAMPLE_SALT, h.partition])
         keys = sampling_keys(np.ones(x.shape[0]) if w is None else np.asarray(w), rng)
 
+    kernels: Any = csr if h.sparse else scores  # the CSR twin for a CSR block
+
     def assign(_: np.ndarray | None) -> tuple[AssignmentPass, np.ndarray]:
-        return assignment_block(
+        result: tuple[AssignmentPass, np.ndarray] = kernels.assignment_block(
             x,
             w,
             StackedCenters(centers, layout),
@@ -241,6 +246,7 @@ def _assignment(
             sample_size=sample_size,
             partition=h.partition,
         )
+        return result
 
     return carry_state(h, None, state, assign)
 
@@ -255,10 +261,14 @@ def _separation(
         for r in range(stacked.runs)
     ]
 
+    kernels: Any = csr if h.sparse else scores  # the CSR twin for a CSR block
+
     def separate(labels: np.ndarray | None) -> tuple[list[SeparationSums], None]:
         if labels is not None and labels.shape != (stacked.runs, x.shape[0]):
             labels = None
-        sums = separation_block(x, w, stacked, spreads, origin=h.origin_array, labels=labels)
+        sums: list[SeparationSums] = kernels.separation_block(
+            x, w, stacked, spreads, origin=h.origin_array, labels=labels
+        )
         return sums, None
 
     return carry_state(h, state, None, separate)

@@ -28,12 +28,19 @@ cluster's average), matched exactly.
 Cosine (spherical) fits run the same code on unit rows: the squared Euclidean distance of
 unit vectors is ``2 (1 - cos)``, so every average distance of Spark's cosine silhouette
 is half the squared-Euclidean one, and the ratios it is made of are the same.
+
+CSR blocks have twins of both passes in :mod:`kmeans_spark.kernels.sparse` (same names,
+same results up to rounding), picked once per block; their moments travel as sparse sums
+(:class:`~kmeans_spark.kernels.sparse.SparseClusterMoments`) until they meet a dense
+block's, and the row sample stays CSR. :func:`silhouette_samples` takes a dense or a CSR
+sample.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -57,6 +64,21 @@ SAMPLE_TILE_BYTES = 32 * 1024 * 1024
 
 
 # --------------------------------------------------------------------------- moments
+
+
+class ToMoments(Protocol):
+    """Moments kept another way (a CSR block's sparse sums,
+    :class:`~kmeans_spark.kernels.sparse.SparseClusterMoments`): they merge with their
+    like, and become :class:`ClusterMoments` when they meet a dense block's."""
+
+    def to_moments(self) -> ClusterMoments: ...
+
+    def merge(self, other: Any) -> ClusterMoments | ToMoments: ...
+
+
+def as_moments(m: ClusterMoments | ToMoments) -> ClusterMoments:
+    """``m`` as :class:`ClusterMoments` (no copy when it already is)."""
+    return m if isinstance(m, ClusterMoments) else m.to_moments()
 
 
 @dataclass
@@ -116,8 +138,10 @@ class ClusterMoments:
         out.means[at], out.m2[at] = self.means, self.m2
         return out
 
-    def merge(self, other: ClusterMoments) -> ClusterMoments:
-        """The moments of both parts together (neither input is modified)."""
+    def merge(self, other: ClusterMoments | ToMoments) -> ClusterMoments:
+        """The moments of both parts together (neither input is modified); ``other`` may be
+        a CSR block's (:class:`ToMoments`)."""
+        other = as_moments(other)
         ids = self.ids if np.array_equal(self.ids, other.ids) else np.union1d(self.ids, other.ids)
         a, b = self.aligned(ids), other.aligned(ids)
         w = a.weights + b.weights
@@ -240,12 +264,14 @@ class RowSample:
     """A weighted sample of ``size`` rows without replacement (Efraimidis-Spirakis keys,
     as :func:`kmeans_spark.kernels.init.sampling_keys`): blocks merge by keeping the
     largest keys. ``position`` is each row's (partition, row index); ``labels[r]`` its
-    nearest centre in run ``r``; ``rows`` in original coordinates."""
+    nearest centre in run ``r``; ``rows`` in original coordinates, dense, or CSR once a
+    sparse block's rows are among them (a dense block's rows then become CSR rows: a
+    sample of ``m`` rows of ``2**18`` hashed features must never be dense)."""
 
     size: int
     keys: F64  # (m,)
     position: I64  # (m, 2)
-    rows: F64  # (m, d)
+    rows: Any  # (m, d) ndarray, or scipy.sparse CSR array
     labels: I64  # (R, m)
 
     @classmethod
@@ -263,11 +289,16 @@ class RowSample:
         position = np.concatenate([self.position, other.position])
         # the largest keys; ties by position, so the result never depends on merge order
         order = np.lexsort((position[:, 1], position[:, 0], -keys))[: self.size]
+        if sp.issparse(self.rows) or sp.issparse(other.rows):
+            both = sp.vstack([sp.csr_array(self.rows), sp.csr_array(other.rows)], format="csr")
+            rows = sp.csr_array(both[order])
+        else:
+            rows = np.concatenate([self.rows, other.rows])[order]
         return RowSample(
             size=self.size,
             keys=keys[order],
             position=position[order],
-            rows=np.concatenate([self.rows, other.rows])[order],
+            rows=rows,
             labels=np.concatenate([self.labels, other.labels], axis=1)[:, order],
         )
 
@@ -278,7 +309,7 @@ class RowSample:
             self.size,
             self.keys[order],
             self.position[order],
-            self.rows[order],
+            sp.csr_array(self.rows[order]) if sp.issparse(self.rows) else self.rows[order],
             self.labels[:, order],
         )
 
@@ -300,7 +331,7 @@ class AssignmentPass:
     """Pass 1 of the metrics: per run, the moments of the clusters of the nearest centres;
     and the row sample with its labels."""
 
-    moments: list[ClusterMoments]
+    moments: list[ClusterMoments | ToMoments]  # ToMoments: a CSR block's, until merged
     sample: RowSample
 
     def merge(self, other: AssignmentPass) -> AssignmentPass:
@@ -356,7 +387,9 @@ def assignment_block(
         rows=np.asarray(x[take], dtype=np.float64) + shift,
         labels=all_labels[:, take].astype(np.int64),
     )
-    moments = [s.moments(i, shift) for s, i in zip(sums, ids, strict=True)]
+    moments: list[ClusterMoments | ToMoments] = [
+        s.moments(i, shift) for s, i in zip(sums, ids, strict=True)
+    ]
     return AssignmentPass(moments, sample), all_labels
 
 
@@ -539,10 +572,22 @@ def silhouette_samples(
     one-hot matrices. A labeling with fewer than 2 or more than ``m - 1`` distinct labels
     (where scikit-learn raises) gets NaN. ``O(m^2 d + m^2 sum k)``: for ``m`` in the
     thousands to tens of thousands.
+
+    A CSR ``x`` stays CSR (each tile is one sparse product, ``O(m^2)`` memory, never
+    ``m x d``) and is not centred: that would make it dense, and sparse features sit near
+    zero, where the GEMM form keeps its precision (as :mod:`.sparse` argues).
     """
-    x64 = np.asarray(x, dtype=np.float64)
-    m = x64.shape[0]
-    x64 = x64 - x64.mean(axis=0) if m else x64  # centred: the GEMM form keeps its precision
+    if sp.issparse(x):
+        x64: Any = sp.csr_array(x, dtype=np.float64)
+        m = x64.shape[0]
+        norms = np.asarray(x64.multiply(x64).sum(axis=1), dtype=np.float64).ravel()
+        x_t: Any = sp.csr_array(x64.T)
+    else:
+        x64 = np.asarray(x, dtype=np.float64)
+        m = x64.shape[0]
+        x64 = x64 - x64.mean(axis=0) if m else x64  # centred: the GEMM form keeps precision
+        norms = squared_norms(x64)
+        x_t = -2.0 * x64.T
     labelings = [np.asarray(lab, dtype=np.int64) for lab in labelings]
     layout = RunLayout.of([int(lab.max()) + 1 if lab.size else 0 for lab in labelings])
     columns = layout.slices()
@@ -551,11 +596,14 @@ def silhouette_samples(
         onehot[np.arange(m), cols.start + lab] = 1.0
     freqs = onehot.sum(axis=0)
     sums = np.empty((m, layout.offsets[-1]))
-    norms = squared_norms(x64)
     step = max(1, tile_bytes // (8 * max(m, 1)))
     for start in range(0, m, step):
         stop = min(start + step, m)
-        d2 = x64[start:stop] @ (-2.0 * x64.T)
+        if sp.issparse(x64):
+            d2 = np.asarray(sp.csr_array(x64[start:stop] @ x_t).toarray())
+            d2 *= -2.0
+        else:
+            d2 = x64[start:stop] @ x_t
         d2 += norms[start:stop, None]
         d2 += norms[None, :]
         np.maximum(d2, 0.0, out=d2)

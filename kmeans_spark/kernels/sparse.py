@@ -1,9 +1,9 @@
-"""CSR twins of the distance, Lloyd-step and seeding kernels, for sparse blocks (TF-IDF).
+"""CSR twins of the distance, Lloyd-step, seeding and scores kernels, for sparse blocks (TF-IDF).
 
 Each function here has the name and the semantics of its dense twin in :mod:`.distance`,
-:mod:`.step` or :mod:`.init` (same labels, sums, costs, far points and random draws on the
-densified data, up to rounding), so a caller picks the module once per block, as
-scikit-learn picks its ``_dense``/``_sparse`` Cython twins by ``sp.issparse(X)``::
+:mod:`.step`, :mod:`.init` or :mod:`.scores` (same labels, sums, costs, far points, random
+draws and scores on the densified data, up to rounding), so a caller picks the module once
+per block, as scikit-learn picks its ``_dense``/``_sparse`` Cython twins by ``sp.issparse(X)``::
 
     kernels = sparse if sp.issparse(x) else step
 
@@ -31,6 +31,11 @@ never ``n x d``. What differs from the dense kernels, and why:
   (:func:`compact_columns`): every centre it makes is a mean of candidates, so its
   ``k x d`` work shrinks to ``k x`` (their distinct columns), exactly.
 
+* **Cluster moments as sparse sums** (the metrics' pass 1, :func:`assignment_block`):
+  per cluster ``sum w x`` (CSR, as Lloyd's) and ``sum w |x|^2``; the second moment about
+  the mean is ``sum w |x|^2 - W |mean|^2``, taken once on the driver
+  (:meth:`SparseClusterMoments.to_moments`), so nothing ``n x d`` is ever built.
+
 Spherical (cosine) k-means is the same kernels on unit rows (:func:`normalize_rows`) and
 unit centres, as for dense blocks; the caller scales costs by 0.5 and
 :func:`update_centers` renormalises.
@@ -50,6 +55,17 @@ from numpy.typing import NDArray
 from kmeans_spark.kernels import init as dense_init
 from kmeans_spark.kernels.distance import F64, I64, chunk_rows, top_indices
 from kmeans_spark.kernels.init import oversample
+from kmeans_spark.kernels.scores import (
+    AssignmentPass,
+    ClusterMoments,
+    ClusterSpread,
+    RowSample,
+    SeparationSums,
+    StackedCenters,
+    block_sample_rows,
+    label_dtype,
+    separation_rows,
+)
 from kmeans_spark.kernels.step import (
     CenterUpdate,
     PartialStats,
@@ -789,3 +805,175 @@ def compact_columns(x: CSR) -> tuple[I64, sp.csr_array]:
         shape=(x.shape[0], columns.size),
     )
     return columns.astype(np.int64), compact
+
+
+# ---------------------------------------------------------------------------- scores
+
+
+@dataclass
+class SparseClusterMoments:
+    """A CSR block's share of :class:`.scores.ClusterMoments`: per cluster rows, weight,
+    ``sum w x`` as a ``(k, d)`` CSR array (only the (cluster, column) pairs that occur, so
+    a task returns at most its block's non-zeros) and ``sum w |x|^2``.
+
+    Merges with its like stay sparse; with a dense block's moments it becomes
+    :class:`.scores.ClusterMoments` (:meth:`to_moments`). The second moment about the mean
+    is then ``sum w |x|^2 - W |mean|^2``: the uncentred form, which keeps its precision for
+    features near zero (counts, TF-IDF, unit rows) as the sparse distances do.
+    """
+
+    ids: F64  # (k,)
+    counts: I64  # (k,)
+    weights: F64  # (k,)
+    sums: Sums  # (k, d) CSR, or dense once merged with a dense operand
+    sq_norm_sums: F64  # (k,)
+
+    def merge(self, other: Any) -> SparseClusterMoments | ClusterMoments:
+        """Both parts together (neither input is modified); dense moments make it dense."""
+        if isinstance(other, ClusterMoments):
+            return self.to_moments().merge(other)
+        assert np.array_equal(self.ids, other.ids), "a centre set's clusters are 0..k-1"
+        return SparseClusterMoments(
+            ids=self.ids,
+            counts=self.counts + other.counts,
+            weights=self.weights + other.weights,
+            sums=merge_sums(self.sums, other.sums),
+            sq_norm_sums=self.sq_norm_sums + other.sq_norm_sums,
+        )
+
+    def to_moments(self) -> ClusterMoments:
+        """As :class:`.scores.ClusterMoments` (dense ``(k, d)`` means: what a task may hold,
+        see :func:`kmeans_spark.blocks.check_centers_memory`)."""
+        w = self.weights
+        filled = w > 0
+        means = dense_sums(self.sums)
+        np.divide(means, w[:, None], out=means, where=filled[:, None])
+        means[~filled] = 0.0
+        m2 = self.sq_norm_sums - w * np.einsum("ij,ij->i", means, means)
+        return ClusterMoments(
+            ids=self.ids,
+            counts=self.counts.copy(),
+            weights=w.copy(),
+            means=means,
+            m2=np.where(filled, np.maximum(m2, 0.0), 0.0),
+        )
+
+
+def assignment_block(
+    x: CSR,
+    w: F64 | None,
+    stacked: StackedCenters,
+    *,
+    origin: F64 | None = None,
+    sample_keys: F64,
+    sample_size: int,
+    partition: int,
+    chunk: int | None = None,
+) -> tuple[AssignmentPass, np.ndarray]:
+    """A CSR block's pass 1 of the metrics; twin of :func:`.scores.assignment_block` (same
+    labels, moments and sample up to rounding).
+
+    One sparse product per tile ranks every run's centres; one more sparse product gives
+    every run's per-cluster sums (:func:`center_sums`). The sample's rows stay CSR.
+    ``origin`` must be None or zero: CSR blocks are stored uncentred.
+    """
+    assert origin is None or not np.any(origin), "CSR blocks have no origin"
+    x = as_csr(x)
+    n = x.shape[0]
+    big_k = stacked.centers.shape[0]
+    runs = stacked.runs
+    data = np.ones(n) if w is None else np.asarray(w, dtype=np.float64)
+    pc = PreparedCenters.of(stacked.centers)
+    all_labels = np.empty((runs, n), dtype=label_dtype(big_k))
+    for start, stop in sparse_tiles(n, big_k, chunk):
+        out = distance_tile(row_slice(x, start, stop), pc)
+        for r in range(runs):
+            all_labels[r, start:stop] = np.argmin(out[:, stacked.run(r)], axis=1)
+    offsets = np.asarray(stacked.layout.offsets[:-1], dtype=np.int64)
+    stacked_labels = all_labels.T.astype(np.int64) + offsets  # (n, runs), into 0..K-1
+    sums = center_sums(x, data, stacked_labels, big_k)
+    flat = stacked_labels.ravel()
+    counts = np.bincount(flat, minlength=big_k)
+    weights = np.bincount(flat, weights=np.repeat(data, runs), minlength=big_k)
+    sq = np.bincount(flat, weights=np.repeat(data * squared_norms(x), runs), minlength=big_k)
+    moments: list[ClusterMoments | SparseClusterMoments] = []
+    for r in range(runs):
+        part = stacked.run(r)
+        moments.append(
+            SparseClusterMoments(
+                ids=np.arange(part.stop - part.start, dtype=np.float64),
+                counts=counts[part].astype(np.int64),
+                weights=weights[part].astype(np.float64),
+                sums=as_csr(sums[part.start : part.stop]),
+                sq_norm_sums=sq[part].astype(np.float64),
+            )
+        )
+    take = block_sample_rows(sample_keys, sample_size)
+    rows = as_csr(x[take])
+    sample = RowSample(
+        size=sample_size,
+        keys=sample_keys[take],
+        position=np.stack([np.full(take.size, partition), take], axis=1).astype(np.int64),
+        rows=sp.csr_array(
+            (np.asarray(rows.data, dtype=np.float64), rows.indices, rows.indptr), shape=rows.shape
+        ),
+        labels=all_labels[:, take].astype(np.int64),
+    )
+    return AssignmentPass(list(moments), sample), all_labels
+
+
+def own_sq_dist(xc: CSR, means: F64, mean_sq_norms: F64, labels: I64) -> F64:
+    """``|x_i - mean_{labels_i}|^2`` for a tile of CSR rows, from the rows' entries only
+    (``O(nnz)``, no dense row): the squared differences where the row is stored, plus the
+    mean's squares where it is not (``|mean|^2`` less those where it is). The term that
+    vanishes for a row on its mean is computed by difference, so it does not cancel."""
+    xc = as_csr(xc)
+    rows = np.repeat(np.arange(xc.shape[0]), np.diff(xc.indptr))
+    a, b = int(xc.indptr[0]), int(xc.indptr[-1])
+    at = means[labels[rows], xc.indices[a:b]]
+    diff = np.asarray(xc.data[a:b], dtype=np.float64) - at
+    stored = np.bincount(rows, weights=diff * diff, minlength=xc.shape[0])
+    covered = np.bincount(rows, weights=at * at, minlength=xc.shape[0])
+    return stored + np.maximum(mean_sq_norms[labels] - covered, 0.0)
+
+
+def separation_block(
+    x: CSR,
+    w: F64 | None,
+    stacked: StackedCenters,
+    spreads: Sequence[ClusterSpread],
+    *,
+    origin: F64 | None = None,
+    labels: np.ndarray | None = None,
+    chunk: int | None = None,
+) -> list[SeparationSums]:
+    """A CSR block's pass 2 of the metrics; twin of :func:`.scores.separation_block`: the
+    distances to every mean by one sparse product per tile, each row's distance to its
+    own cluster's mean by :func:`own_sq_dist`."""
+    assert origin is None or not np.any(origin), "CSR blocks have no origin"
+    x = as_csr(x)
+    n = x.shape[0]
+    big_k = stacked.centers.shape[0]
+    means = np.concatenate([s.means for s in spreads])
+    pm = PreparedCenters.of(means)
+    pc = PreparedCenters.of(stacked.centers) if labels is None else None
+    norms = squared_norms(x)
+    out = [SeparationSums(np.zeros(k), 0.0, 0.0) for k in stacked.sizes()]
+    data = None if w is None else np.asarray(w, dtype=np.float64)
+    for start, stop in sparse_tiles(n, big_k, chunk):
+        xc = row_slice(x, start, stop)
+        to_means = distance_tile(xc, pm)
+        to_means += norms[start:stop, None]
+        np.maximum(to_means, 0.0, out=to_means)
+        ranks = None if pc is None else distance_tile(xc, pc)
+        wc = None if data is None else data[start:stop]
+        for r in range(stacked.runs):
+            part = stacked.run(r)
+            if labels is None:
+                assert ranks is not None
+                lab = np.argmin(ranks[:, part], axis=1).astype(np.int64)
+            else:
+                lab = labels[r, start:stop].astype(np.int64)
+            own = own_sq_dist(xc, means[part], pm.sq_norms[part], lab)
+            out[r] = out[r].merge(separation_rows(to_means[:, part], own, lab, wc, spreads[r]))
+    return out

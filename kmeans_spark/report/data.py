@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,8 @@ class ReportData:
 
     The sample arrays describe one clustering, the one with ``len(centers)`` clusters (the
     chosen k of a sweep, or the run's k): ``sample_x`` of shape (m, d) in the units the
-    plots should show, ``sample_labels`` of shape (m,) with values in ``[0, k)``,
+    plots should show (an ndarray, or a ``scipy.sparse`` CSR array: a sparse fit's
+    sample), ``sample_labels`` of shape (m,) with values in ``[0, k)``,
     ``centers`` of shape (k, d) in the same units, ``silhouette_values`` of shape (m,) the
     per-row silhouette of the sample. ``total_rows`` is the number of rows the sample was
     drawn from (the plots say "sample of m of total_rows rows").
@@ -49,7 +51,7 @@ class ReportData:
     facts: Mapping[str, str] = field(default_factory=dict)
     rows: Sequence[KRow] = ()
     choice: KChoice | None = None
-    sample_x: np.ndarray | None = None
+    sample_x: Any = None  # ndarray or scipy.sparse CSR array of shape (m, d)
     sample_labels: np.ndarray | None = None
     centers: np.ndarray | None = None
     feature_names: Sequence[str] | None = None

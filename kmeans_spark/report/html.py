@@ -61,6 +61,11 @@ _CAPTIONS = {
 
 #: Cluster sizes listed in a cell of the k table, at most.
 _MAX_SIZES_SHOWN = 20
+#: Up to this many features the cluster table has a column per feature; wider data (a
+#: sparse fit's 2**18 hashed features) get one cell of each centre's largest values.
+_MAX_FEATURE_COLUMNS = 30
+#: The largest values of a centre listed in that cell.
+_TOP_FEATURES = 8
 
 
 def write_report(path: str | Path, data: ReportData, *, three_d: bool = False) -> Path:
@@ -231,7 +236,11 @@ def _cluster_table(data: ReportData) -> str:
         head += "<th>SSE</th>"
     if data.cluster_mean_distance is not None:
         head += "<th>mean distance</th>"
-    head += "".join(f"<th>{escape(str(name))}</th>" for name in names) + "</tr>"
+    wide = d > _MAX_FEATURE_COLUMNS
+    if wide:
+        head += f"<th>largest centre values (of {d:,} features)</th></tr>"
+    else:
+        head += "".join(f"<th>{escape(str(name))}</th>" for name in names) + "</tr>"
     body = []
     for cluster in range(k):
         cells = [f'<td class="num">{cluster}</td>']
@@ -243,12 +252,27 @@ def _cluster_table(data: ReportData) -> str:
             cells.append(f'<td class="num">{_number(data.cluster_sse[cluster])}</td>')
         if data.cluster_mean_distance is not None:
             cells.append(f'<td class="num">{_number(data.cluster_mean_distance[cluster])}</td>')
-        cells += [f'<td class="num">{_number(v)}</td>' for v in centers[cluster]]
+        if wide:
+            cells.append(f'<td class="sizes">{_largest(centers[cluster], names)}</td>')
+        else:
+            cells += [f'<td class="num">{_number(v)}</td>' for v in centers[cluster]]
         body.append("<tr>" + "".join(cells) + "</tr>")
+    what = (
+        f"its centre's {_TOP_FEATURES} largest values (by magnitude)"
+        if wide
+        else "the feature columns are its centre"
+    )
     return (
         f'<div class="scroll"><table class="clusters">{head}{"".join(body)}</table></div>'
-        '<p class="sub">One row per cluster; the feature columns are its centre.</p>'
+        f'<p class="sub">One row per cluster; {what}.</p>'
     )
+
+
+def _largest(center: np.ndarray, names: Sequence[str]) -> str:
+    """A wide centre's largest values by magnitude, as ``name value`` pairs (escaped)."""
+    top = np.argsort(-np.abs(center), kind="stable")[:_TOP_FEATURES]
+    top = top[center[top] != 0]
+    return ", ".join(f"{escape(str(names[i]))} {_number(center[i])}" for i in top) or "all 0"
 
 
 def _sizes(sizes: Sequence[int] | None) -> str:

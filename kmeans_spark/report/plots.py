@@ -8,7 +8,8 @@ registered anywhere; a figure is freed when it goes out of scope.
 Each ``*_figure`` function builds and returns a Figure (tests inspect its artists; the
 markers that carry meaning have a ``gid``: ``knee``, ``best_calinski_harabasz``,
 ``best_silhouette``, ``centers``, ``mean_silhouette``); :func:`write_png` and
-:func:`png_bytes` render one. The inputs are a sample already (numpy arrays on the driver);
+:func:`png_bytes` render one. The inputs are a sample already (numpy arrays on the driver;
+the sample of a sparse fit is a ``scipy.sparse`` CSR array, projected without densifying);
 at most ``max_points`` of them are drawn, a seeded random subset, and the plot says so.
 """
 
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+import scipy.sparse as sp
 from matplotlib import colormaps, patheffects, ticker
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -241,7 +243,7 @@ def _column(rows: Sequence[KRow], name: str) -> np.ndarray | None:
 
 
 def clusters_figure(
-    x: np.ndarray,
+    x: Any,
     labels: np.ndarray,
     centers: np.ndarray,
     *,
@@ -256,8 +258,10 @@ def clusters_figure(
 
     Parameters
     ----------
-    x : ndarray of shape (m, d)
-        The sample. ``labels`` (shape (m,), in ``[0, k)``) are its clusters.
+    x : ndarray or scipy.sparse CSR array of shape (m, d)
+        The sample. ``labels`` (shape (m,), in ``[0, k)``) are its clusters. A CSR sample
+        (a sparse fit's, e.g. ``2**18`` hashed features) is projected by a PCA that centres
+        it implicitly (:func:`_pca_sparse`), never densified.
     centers : ndarray of shape (k, d)
         In the units of ``x``; projected like it.
     total_rows : int, optional
@@ -267,10 +271,12 @@ def clusters_figure(
     max_points : int, default MAX_POINTS
         At most this many points are drawn (a seeded random subset).
     """
-    x = np.asarray(x, dtype=float)
+    x = sp.csr_array(x, dtype=float) if sp.issparse(x) else np.asarray(x, dtype=float)
     labels = np.asarray(labels)
     centers = np.asarray(centers, dtype=float)
     m, d = x.shape
+    if sp.issparse(x) and d <= 3:
+        x = x.toarray()  # the features themselves are drawn: m x 3 at most
     k = centers.shape[0]
     if three_d and d < 3:
         raise KMeansInputError(f"a 3-D view needs at least 3 features, the data have {d}.")
@@ -280,7 +286,8 @@ def clusters_figure(
 
     dims = 3 if three_d else min(d, 2)
     if d > dims:
-        coords, centre_coords, axis_names, what = _pca(points, centers, dims)
+        project = _pca_sparse if sp.issparse(points) else _pca
+        coords, centre_coords, axis_names, what = project(points, centers, dims)
     else:
         coords, centre_coords, axis_names, what = points, centers, names[:dims], "features"
     colors = cluster_colors(k)
@@ -367,6 +374,42 @@ def _pca(
     components = vt[:dims]
     names = [f"PC{i + 1} ({100 * share[i]:.1f}% of variance)" for i in range(dims)]
     return (points - mean) @ components.T, (centers - mean) @ components.T, names, "pca"
+
+
+def _pca_sparse(
+    points: Any, centers: np.ndarray, dims: int
+) -> tuple[np.ndarray, np.ndarray, list[str], str]:
+    """:func:`_pca` of a CSR sample: the same projection (up to each axis's sign) without
+    the dense ``m x d`` centred matrix. ARPACK's truncated SVD runs on the centred sample
+    as an operator (``X v - 1 (mean . v)``), and the share of variance divides by the total
+    ``sum |x|^2 - m |mean|^2``; memory is the sample's non-zeros plus a few ``d``-vectors."""
+    from scipy.sparse.linalg import LinearOperator, svds
+
+    points = sp.csr_array(points, dtype=float)
+    m, d = points.shape
+    if min(m, d) <= dims + 1:  # ARPACK needs k < min(m, d): a tiny sample, fine dense
+        return _pca(points.toarray(), centers, dims)
+    mean = np.asarray(points.mean(axis=0), dtype=float).ravel()
+    points_t = sp.csr_array(points.T)
+
+    def matvec(v: np.ndarray) -> np.ndarray:
+        v = np.asarray(v, dtype=float).ravel()
+        return np.asarray(points @ v).ravel() - mean @ v
+
+    def rmatvec(u: np.ndarray) -> np.ndarray:
+        u = np.asarray(u, dtype=float).ravel()
+        return np.asarray(points_t @ u).ravel() - mean * u.sum()
+
+    centred = LinearOperator((m, d), matvec=matvec, rmatvec=rmatvec, dtype=float)
+    start = np.random.default_rng(0).uniform(-1.0, 1.0, min(m, d))  # deterministic pictures
+    _, singular, vt = svds(centred, k=dims, v0=start, solver="arpack")
+    order = np.argsort(-singular)
+    singular, components = singular[order], vt[order]
+    total = float(points.multiply(points).sum()) - m * float(mean @ mean)
+    share = singular**2 / total if total > 0 else np.zeros_like(singular)
+    names = [f"PC{i + 1} ({100 * share[i]:.1f}% of variance)" for i in range(dims)]
+    coords = np.asarray(points @ components.T) - mean @ components.T
+    return coords, (centers - mean) @ components.T, names, "pca"
 
 
 def _subset(m: int, max_points: int, seed: int) -> np.ndarray:
@@ -495,7 +538,7 @@ def report_figures(data: ReportData, *, three_d: bool = False) -> dict[str, Figu
     if len(data.rows) >= 2:
         figures["elbow"] = elbow_figure(data.rows, data.choice)
     x, labels, centers = data.sample_x, data.sample_labels, data.centers
-    if x is not None and labels is not None and centers is not None and len(x):
+    if x is not None and labels is not None and centers is not None and np.shape(x)[0]:
         views = (
             {"clusters": False, "clusters_3d": True}
             if np.shape(x)[1] >= 3 and three_d

@@ -422,3 +422,66 @@ def test_inconsistent_data_is_refused(
 )
 def test_tick_labels_use_one_unit_per_axis(ticks: list[float], labels: list[str]) -> None:
     assert ShortFormatter().format_ticks(ticks) == labels
+
+
+def sparse_sample(m: int, d: int, k: int, seed: int = 0) -> tuple[object, np.ndarray, np.ndarray]:
+    """A CSR sample of ``k`` topics (each row a few of its topic's columns), its labels and
+    the topics' means: what a sparse fit's metrics hand the report."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    labels = np.arange(m) % k
+    width = d // k
+    cols = np.stack([rng.choice(width, 4, replace=False) + t * width for t in labels])
+    x = sp.csr_array(
+        (rng.uniform(0.5, 2.0, 4 * m), (np.repeat(np.arange(m), 4), cols.ravel())), shape=(m, d)
+    )
+    dense = x.toarray()
+    centers = np.stack([dense[labels == j].mean(axis=0) for j in range(k)])
+    return x, labels, centers
+
+
+def test_a_csr_sample_is_projected_like_its_dense_rows() -> None:
+    """A sparse fit's sample (CSR) is drawn by the PCA of its rows without densifying them:
+    the same coordinates (up to each axis's sign) and the same shares of variance as the
+    dense sample's PCA."""
+    import scipy.sparse as sp
+
+    x, labels, centers = sparse_sample(300, 120, 4)
+    assert sp.issparse(x)
+    for three_d in (False, True):
+        got = clusters_figure(x, labels, centers, three_d=three_d)
+        want = clusters_figure(x.toarray(), labels, centers, three_d=three_d)  # type: ignore[attr-defined]
+        assert got.get_suptitle() == want.get_suptitle()
+        g_ax, w_ax = got.axes[0], want.axes[0]
+        assert (g_ax.get_xlabel(), g_ax.get_ylabel()) == (w_ax.get_xlabel(), w_ax.get_ylabel())
+        if three_d:
+            continue
+        (g,), (w,) = by_gid(got, "centers"), by_gid(want, "centers")
+        ours = np.asarray(g.get_offsets())  # type: ignore[attr-defined]
+        theirs = np.asarray(w.get_offsets())  # type: ignore[attr-defined]
+        signs = np.sign(np.sum(ours * theirs, axis=0))
+        np.testing.assert_allclose(ours * signs, theirs, atol=1e-8)
+
+
+def test_a_sparse_fits_report_renders_with_its_widest_centres_summarised(tmp_path: Path) -> None:
+    """A report of a wide sparse fit (CSR sample, 2**16 features): every plot, and a cluster
+    table of each centre's largest values instead of 65,536 columns."""
+    x, labels, centers = sparse_sample(200, 2**16, 3, seed=2)
+    silhouettes = silhouette_samples(x, labels)
+    data = ReportData(
+        title="sparse fit",
+        rows=[KRow(3, 1.0, cluster_sizes=[67, 67, 66])],
+        sample_x=x,
+        sample_labels=labels,
+        centers=centers,
+        feature_names=[f"term{i}" for i in range(2**16)],
+        silhouette_values=silhouettes,
+    )
+    text = write_report(tmp_path / "report.html", data, three_d=True).read_text(encoding="utf-8")
+    for name in ("clusters", "clusters_3d", "sizes", "silhouette"):
+        assert f'id="plot-{name}"' in text
+    assert "largest centre values (of 65,536 features)" in text
+    top = int(np.argmax(centers[0]))
+    assert f"term{top} " in text
+    assert text.count("<td") < 200  # no column per feature
