@@ -1,5 +1,13 @@
 """Resident blocks on Spark: load the input once into executor-local numpy files, then run
-every pass of the fit as one small job over an RDD of block handles.
+every pass of the fit as one small job over the cached handles of those blocks.
+
+One engine (:class:`ResidentBlocks`), two transports that carry its jobs:
+:class:`~kmeans_spark.blocks_rdd.RddTransport` (a cached RDD of handles, broadcasts; the
+classic session's, the faster) and :class:`~kmeans_spark.blocks_frame.FrameTransport` (a
+cached DataFrame of handles, ``mapInArrow``; the only one Spark Connect can run). Which one
+is :func:`choose_transport`'s call (``Tuning.transport``, "auto" by the session type). The
+engine decides everything else, once for both: generations, the load and rebuild loop, the
+grouping of blocks into tasks, the scaling rewrite, the memory check, assignments, clean-up.
 
 The data path, and why:
 
@@ -10,13 +18,13 @@ The data path, and why:
   (:func:`kmeans_spark.load.load_partition`). The same pass draws each
   partition's weighted sample for the first k-means|| centre (or for random init), so
   seeding spends no pass on it.
-* The RDD of handles is cached. A cached partition lives in the block manager of the
-  executor that computed it, so every later task on that partition is scheduled where its
-  file is, and opens it with ``mmap`` (see :mod:`kmeans_spark.blockstore`).
-* **Each pass is exactly one Spark job**: ``mapPartitions`` over the handles; each task
-  returns one small result per block, and the driver merges them in partition order
-  (deterministic whatever the task layout; no shuffle; no accumulators, so a retried task
-  is never counted twice).
+* The handles are cached. A cached partition lives in the block manager of the executor
+  that computed it, so every later task on that partition is scheduled where its file is,
+  and opens it with ``mmap`` (see :mod:`kmeans_spark.blockstore`).
+* **Each pass is exactly one Spark job** over the cached handles; each task returns one
+  small result per block, and the driver merges them in partition order (deterministic
+  whatever the task layout or transport; no shuffle; no accumulators, so a retried task is
+  never counted twice).
 * **Few tasks when there is little work**: a Python task costs tens of milliseconds
   whatever it does, so when every block sits on one host and a block's pass is shorter
   than that, one task does several blocks (:func:`kmeans_spark.tasks.plan_tasks`). A
@@ -36,27 +44,35 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pyarrow as pa
 import scipy.sparse as sp
-from pyspark import StorageLevel, TaskContext
-from pyspark.rdd import RDD
-from pyspark.sql import DataFrame
-from pyspark.sql.pandas.types import from_arrow_schema
+from pyspark import TaskContext
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import DoubleType, IntegerType, StructField, StructType
 
 from kmeans_spark import blockstore
+from kmeans_spark.blocks_frame import FrameTransport
+from kmeans_spark.blocks_rdd import RddTransport
 from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.handle import HANDLE_ARROW_SCHEMA, BlockHandle
 from kmeans_spark.load import Affine, LoadSettings, carry_column, load_partition, transform_block
 from kmeans_spark.scoring import MISSING_BLOCK, Scorer, label_block
-from kmeans_spark.session import local_master_cores
-from kmeans_spark.tasks import ROW_WORK, Inline, block_task, plan_tasks, run_with_rebuilds
+from kmeans_spark.session import is_connect, local_master_cores
+from kmeans_spark.tasks import (
+    ROW_WORK,
+    Inline,
+    TaskResult,
+    block_task,
+    plan_tasks,
+    run_with_rebuilds,
+)
 from kmeans_spark.tuning import DEFAULT_TUNING, Tuning
 
 log = logging.getLogger(__name__)
@@ -150,21 +166,11 @@ def _nbytes(value: Any) -> int:
     return int(getattr(value, "nbytes", 0))
 
 
-def _cleanup_task(fit_id: str) -> Callable[[Iterable[Any]], None]:
-    def cleanup(handles: Iterable[Any]) -> None:
-        for _ in handles:
-            pass
-        blockstore.remove_fit(fit_id)
-
-    return cleanup
-
-
 def load_task(
     fit_id: str, generation: int, settings: LoadSettings
 ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
-    """The load job's ``mapInArrow`` function (both engines': this RDD one and
-    :class:`kmeans_spark.frameblocks.FrameBlocks`): each partition's rows validated and
-    stored as a block where the task runs, one handle row out."""
+    """The load job's ``mapInArrow`` function (either transport's): each partition's rows
+    validated and stored as a block where the task runs, one handle row out."""
 
     def load(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         partition = TaskContext.get().partitionId()  # type: ignore[union-attr]
@@ -174,6 +180,95 @@ def load_task(
         yield pa.RecordBatch.from_pylist([handle.to_dict()], schema=HANDLE_ARROW_SCHEMA)
 
     return load
+
+
+#: The settings :func:`task_memory` and :func:`executor_cores` read.
+TASK_SETTINGS = (
+    "spark.executor.pyspark.memory",
+    "spark.driver.memory",
+    "spark.executor.memoryOverhead",
+    "spark.executor.memory",
+    "spark.executor.cores",
+)
+
+BlockTask = Callable[[Iterator[BlockHandle]], Iterator[TaskResult]]
+ArrowTask = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
+
+
+class BlockTransport(Protocol):
+    """How :class:`ResidentBlocks` reaches its blocks: where the handles are cached, how a
+    job over them runs, how a large value travels, how the session's settings are read.
+    Everything else is the engine's. :class:`~kmeans_spark.blocks_rdd.RddTransport` and
+    :class:`~kmeans_spark.blocks_frame.FrameTransport` implement it."""
+
+    #: "rdd" or "dataframe" (:attr:`ResidentBlocks.transport`, the fit's log).
+    name: str
+
+    @property
+    def master(self) -> str: ...
+
+    def setting(self, key: str) -> str | None:
+        """A setting of the session (None when unset)."""
+        ...
+
+    def default_parallelism(self) -> int: ...
+
+    def partitions(self, df: DataFrame) -> int | None:
+        """``df``'s partition count, or None when this transport cannot tell."""
+        ...
+
+    def load(self, features: DataFrame, task: ArrowTask, name: str) -> list[BlockHandle]:
+        """``task`` over ``features`` (one handle row out per partition), cached (the
+        previous load's cache dropped) and collected."""
+        ...
+
+    def rewrite(self, fn: Callable[[BlockHandle], BlockHandle], name: str) -> list[BlockHandle]:
+        """``fn`` on every cached handle where it is cached; the results cached in place of
+        the old handles, and collected."""
+        ...
+
+    def group(self, groups: list[list[BlockHandle]] | None) -> None:
+        """Run the coming passes as one task per group (None: one task per block)."""
+        ...
+
+    def share(self, value: Any) -> contextlib.AbstractContextManager[Any]:
+        """``value`` too large to ride in every task, readable there as ``.value``."""
+        ...
+
+    def run(self, task: BlockTask) -> list[TaskResult]:
+        """One Spark job: ``task`` over the cached handles (grouped), every result."""
+        ...
+
+    def handles_frame(self) -> DataFrame:
+        """The cached handles as a DataFrame (:data:`HANDLE_ARROW_SCHEMA`) whose tasks run
+        where the handles are cached."""
+        ...
+
+    def remove_everywhere(self, fit_id: str) -> None:
+        """A job removing the fit's directory on as many executors as it reaches."""
+        ...
+
+    def remove_where_cached(self, fit_id: str) -> None:
+        """A job removing the fit's directory where each cached handle is."""
+        ...
+
+    def uncache(self) -> None: ...
+
+
+def choose_transport(spark: SparkSession, tuning: Tuning = DEFAULT_TUNING) -> BlockTransport:
+    """The RDD transport in a classic session (its pass measured ~0.1 s faster), the
+    DataFrame one under Spark Connect (no RDD there); ``tuning.transport`` may force
+    either (tests and benchmarks), "rdd" only where there is a ``SparkContext``."""
+    kind = tuning.transport
+    connect = is_connect(spark)
+    if kind == "auto":
+        kind = "dataframe" if connect else "rdd"
+    if kind == "rdd" and connect:
+        raise KMeansInputError(
+            "Tuning(transport='rdd') needs a classic session, but this one is a Spark "
+            "Connect session (no RDD API); use transport='auto' or 'dataframe'."
+        )
+    return RddTransport(spark) if kind == "rdd" else FrameTransport(spark)
 
 
 class ResidentBlocks:
@@ -192,55 +287,60 @@ class ResidentBlocks:
         validate: Callable[[list[BlockHandle]], object] | None = None,
         tuning: Tuning = DEFAULT_TUNING,
         carry: Sequence[str] = (),
+        transport: BlockTransport | None = None,
     ) -> None:
         """``validate`` checks the handles of a rebuild, as the caller checked the first
         load's (a bad row that appeared since must fail with its own message). ``k`` sizes
         the work of a pass, which decides how many tasks run it (:func:`plan_tasks`).
         ``carry`` names the columns ``features`` carries (:func:`~kmeans_spark.load.
-        carry_column` ``(i)`` is ``carry[i]``), as :meth:`assignments` names them."""
+        carry_column` ``(i)`` is ``carry[i]``), as :meth:`assignments` names them.
+        ``transport``: :func:`choose_transport`'s for ``features``' session unless given."""
         self._features = features
         self._carry = tuple(carry)
         self._settings = settings
         self._k = k
         self._validate = validate
         self._tuning = tuning
-        self._groups: RDD[BlockHandle] | None = None
+        self._transport = transport or choose_transport(features.sparkSession, tuning)
+        self._tasks: int | None = None  # tasks of a pass when blocks are grouped
         self._threads = 1
         self._grouping = True
+        self._cores: int | None = None
         self.fit_id = uuid.uuid4().hex
         self.generation = -1
         self.handles: list[BlockHandle] = []
         self.rebuilds = 0
-        self._rdd: RDD[BlockHandle] | None = None
-        self._loaded = False
+        self.passes = 0
+        self._started = False  # a load ran (its cache and files may exist)
+        self._loaded = False  # ... and completed (the handles name every stored block)
+
+    @property
+    def transport(self) -> str:
+        """Which transport carries the passes: "rdd" or "dataframe"."""
+        return self._transport.name
 
     def load(self) -> list[BlockHandle]:
         """Run the load job (one pass over the input) and cache the handles."""
         self.generation += 1
-        fit_id, generation, settings = self.fit_id, self.generation, self._settings
-
-        if self._rdd is not None:
-            self._rdd.unpersist(blocking=False)
-        loaded = self._features.mapInArrow(
-            load_task(fit_id, generation, settings), from_arrow_schema(HANDLE_ARROW_SCHEMA)
-        )
-        rdd = loaded.rdd.map(lambda row: BlockHandle.from_dict(row.asDict())).persist(
-            StorageLevel.MEMORY_ONLY
-        )
-        rdd.setName(f"kmeans_spark blocks {fit_id[:8]} g{generation}")
-        self._rdd = rdd
-        self._loaded = False
-        self.handles = sorted(rdd.collect(), key=lambda h: h.partition)
+        if self.generation == 0:
+            log.info("fit %s: blocks on the %s transport", self.fit_id[:8], self.transport)
+        task = load_task(self.fit_id, self.generation, self._settings)
+        self._started, self._loaded = True, False
+        handles = self._transport.load(self._features, task, self._cache_name())
+        self.handles = sorted(handles, key=lambda h: h.partition)
         self._loaded = True
         self._plan()
         return self.handles
+
+    def _cache_name(self) -> str:
+        return f"kmeans_spark blocks {self.fit_id[:8]} g{self.generation}"
 
     def transform(self, affine: Affine, *, spherical: bool) -> list[BlockHandle]:
         """Rewrite every block as ``(x - offset) / scale`` (unit rows if ``spherical``) where
         it lies: one job over the cached handles, no read of the input
         (:func:`kmeans_spark.load.transform_block`). Later rebuilds load with the scaling
         applied. Returns the new handles."""
-        assert self._rdd is not None, "load() first"
+        assert self._started, "load() first"
         settings = replace(self._settings, affine=affine, spherical=spherical)
         self.generation += 1
         fit_id, generation = self.fit_id, self.generation
@@ -248,11 +348,9 @@ class ResidentBlocks:
         def rewrite(h: BlockHandle) -> BlockHandle:
             return transform_block(h, fit_id=fit_id, generation=generation, settings=settings)
 
-        rdd = self._rdd.map(rewrite).persist(StorageLevel.MEMORY_ONLY)
-        rdd.setName(f"kmeans_spark blocks {fit_id[:8]} g{generation}")
-        handles = sorted(rdd.collect(), key=lambda h: h.partition)
-        self._rdd.unpersist(blocking=False)  # the new handles' lineage still reaches it
-        self._rdd = rdd
+        handles = sorted(
+            self._transport.rewrite(rewrite, self._cache_name()), key=lambda h: h.partition
+        )
         self._settings = settings
         missing = [h.partition for h in handles if h.rows and not h.x_path]
         if missing:
@@ -268,38 +366,46 @@ class ResidentBlocks:
         self._plan()
         return handles
 
+    def _executor_cores(self) -> int:
+        """:func:`executor_cores` of this session (asked once: the default parallelism may
+        cost a small job on the DataFrame transport, and only ``local[*]`` needs it)."""
+        if self._cores is None:
+            t = self._transport
+            master = t.master
+            wide = local_master_cores(master) == "*"
+            parallelism = t.default_parallelism() if wide else 1
+            self._cores = executor_cores(master, t.setting("spark.executor.cores"), parallelism)
+        return self._cores
+
     def check_centers(self, k: int, dim: int) -> None:
         """:func:`check_centers_memory` against this session's executors."""
-        sc = self._features.sparkSession.sparkContext
-        conf = dict(sc.getConf().getAll())
-        cores = executor_cores(
-            sc.master or "", conf.get("spark.executor.cores"), sc.defaultParallelism
-        )
-        check_centers_memory(k, dim, *task_memory(conf, sc.master or "", cores))
+        t = self._transport
+        conf = {key: v for key in TASK_SETTINGS if (v := t.setting(key)) is not None}
+        check_centers_memory(k, dim, *task_memory(conf, t.master, self._executor_cores()))
 
     def _plan(self) -> None:
-        self._groups = None
-        self._threads = 1
-        if not self._grouping:
+        """How the coming passes are cut into tasks (:func:`plan_tasks`), and how many
+        threads a task uses: the cores its host's other tasks leave idle."""
+        self._tasks, self._threads = None, 1
+        groups = None
+        if self._grouping:
+            groups = plan_tasks(
+                self.handles,
+                row_width(self.handles) * self._k + ROW_WORK,
+                self._tuning.min_task_work,
+            )
+        self._transport.group(groups)
+        if groups is None:
             return
-        groups = plan_tasks(
-            self.handles, row_width(self.handles) * self._k + ROW_WORK, self._tuning.min_task_work
+        self._tasks = len(groups)
+        cores = self._executor_cores()
+        self._threads = max(1, min(max(len(g) for g in groups), cores // len(groups)))
+        log.info(
+            "%d blocks run as %d tasks of up to %d threads (little work per block)",
+            sum(len(g) for g in groups),
+            len(groups),
+            self._threads,
         )
-        if groups is not None:
-            sc = self._features.sparkSession.sparkContext
-            # one element per group, flattened in the task: each partition is one group
-            self._groups = sc.parallelize(groups, len(groups)).flatMap(lambda g: g)
-            # all blocks are on one host: the cores its tasks leave idle become threads
-            cores = executor_cores(
-                sc.master or "", sc.getConf().get("spark.executor.cores"), sc.defaultParallelism
-            )
-            self._threads = max(1, min(max(len(g) for g in groups), cores // len(groups)))
-            log.info(
-                "%d blocks run as %d tasks of up to %d threads (little work per block)",
-                sum(len(g) for g in groups),
-                len(groups),
-                self._threads,
-            )
 
     @property
     def carry(self) -> tuple[str, ...]:
@@ -309,8 +415,8 @@ class ResidentBlocks:
     @property
     def tasks(self) -> int:
         """How many tasks run each pass."""
-        if self._groups is not None:
-            return self._groups.getNumPartitions()
+        if self._tasks is not None:
+            return self._tasks
         return sum(1 for h in self.handles if h.rows > 0)
 
     @property
@@ -320,22 +426,12 @@ class ResidentBlocks:
 
     def share(self, value: Any) -> contextlib.AbstractContextManager[Any]:
         """Make ``value`` (an array, or a tuple of arrays and ``None``) readable by the tasks
-        of the coming passes as ``.value``: inside the task when small, else as a broadcast
-        destroyed on exit."""
+        of the coming passes as ``.value``: inside the task when small, else as the
+        transport ships large values (a broadcast destroyed on exit, or inline)."""
         parts = value if isinstance(value, tuple) else (value,)
-        nbytes = sum(_nbytes(p) for p in parts)
-        if nbytes <= self._tuning.inline_bytes:
+        if sum(_nbytes(p) for p in parts) <= self._tuning.inline_bytes:
             return contextlib.nullcontext(Inline(value))
-        bc = self._features.sparkSession.sparkContext.broadcast(value)
-
-        @contextlib.contextmanager
-        def scope() -> Iterator[Any]:
-            try:
-                yield bc
-            finally:
-                bc.destroy()
-
-        return scope()
+        return self._transport.share(value)
 
     def run(
         self,
@@ -345,19 +441,17 @@ class ResidentBlocks:
         """One pass: ``fn`` on every non-empty block, merged with ``merge``; one Spark job.
 
         The driver merges the per-block results in partition order, however the blocks were
-        grouped into tasks, so results do not depend on the grouping or on retries. Missing
-        block files trigger a rebuild from the input and a repeat of the pass.
+        grouped into tasks, so results do not depend on the grouping, the transport or on
+        retries. Missing block files trigger a rebuild from the input and a repeat of the
+        pass.
         """
-        assert self._rdd is not None, "load() first"
+        assert self._started, "load() first"
 
         def collect() -> tuple[list[int], list[tuple[int, T]]]:
-            rdd = self._groups if self._groups is not None else self._rdd
-            assert rdd is not None
+            self.passes += 1
             missing: list[int] = []
             results: list[tuple[int, T]] = []
-            for task_missing, task_results in rdd.mapPartitions(
-                block_task(fn, self._threads)
-            ).collect():
+            for task_missing, task_results in self._transport.run(block_task(fn, self._threads)):
                 missing.extend(task_missing)
                 results.extend(task_results)
             return missing, results
@@ -385,14 +479,14 @@ class ResidentBlocks:
         (``double``: Euclidean, or ``1 - cos``), as ``KMeansModel.transform`` of ``centers``
         with ``distanceCol`` gives them; see :func:`kmeans_spark.scoring.label_block`.
 
-        One ``mapInArrow`` over a DataFrame of the cached handles: its partitions are the
+        One ``mapInArrow`` over the cached handles as a DataFrame: its partitions are the
         handles' (narrow dependencies only), so each task is scheduled where its handle is
         cached, i.e. where its files are (the Spark tests check the preferred locations).
         Lazy, as any DataFrame: it must be used while the blocks exist. A task that finds
         its files missing fails (:data:`~kmeans_spark.scoring.MISSING_BLOCK`,
         :func:`is_missing_block`) rather than leave its rows out.
         """
-        assert self._rdd is not None, "load() first"
+        assert self._loaded, "load() first"
         carried = list(self._carry)
         taken = [c for c in (prediction_col, distance_col) if c in carried]
         if taken:
@@ -416,41 +510,35 @@ class ResidentBlocks:
                     handle = BlockHandle.from_dict(row)
                     yield from label_block(handle, scorer, carried, prediction_col, distance_col)
 
-        spark = self._features.sparkSession
-        handles = spark.createDataFrame(
-            self._rdd.map(lambda h: h.to_dict()), from_arrow_schema(HANDLE_ARROW_SCHEMA)
-        )
-        return handles.mapInArrow(label, schema)
+        return self._transport.handles_frame().mapInArrow(label, schema)
 
     def close(self) -> None:
         """Remove the block files and uncache the handles.
 
-        On a cluster that takes one job, run where the handles are cached. With a local
-        master every executor runs on this host and writes under directories the handles
-        name, so the driver removes them itself and the fit spends no job on it.
+        With a local master whose blocks are all on this host, the driver removes the
+        directories the handles name itself, and the fit spends no job on it; otherwise one
+        job does, where the handles are cached. A load job that failed (a corrupt input
+        file) left stored partitions that no handle names: a small job removes the fit's
+        directory wherever it runs (every executor, with a local master; as many as the
+        default parallelism reaches on a cluster), without recomputing the failed load.
         """
-        if self._rdd is None:
+        if not self._started:
             return
         try:
-            sc = self._features.sparkSession.sparkContext
+            stored = [h for h in self.handles if h.x_path]
+            here = socket.gethostname()
             if not self._loaded:
-                # the load job failed (a corrupt input file): the partitions it stored have
-                # no handles to name them, so a small job removes the fit's directory where
-                # it runs (every executor, with a local master; as many as the default
-                # parallelism reaches on a cluster), without recomputing the failed load
-                tasks = max(1, sc.defaultParallelism)
-                sc.parallelize(range(tasks), tasks).foreachPartition(_cleanup_task(self.fit_id))
-            elif (sc.master or "").startswith("local"):
-                for directory in {os.path.dirname(h.x_path) for h in self.handles if h.x_path}:
+                self._transport.remove_everywhere(self.fit_id)
+            elif self._transport.master.startswith("local") and all(h.host == here for h in stored):
+                for directory in {os.path.dirname(h.x_path) for h in stored}:
                     blockstore.remove_dir(directory)
             else:
-                self._rdd.foreachPartition(_cleanup_task(self.fit_id))
+                self._transport.remove_where_cached(self.fit_id)
         except Exception as exc:  # cleanup must never hide the fit's own error
             log.warning("could not remove block files of fit %s: %s", self.fit_id, exc)
         finally:
-            with contextlib.suppress(Exception):
-                self._rdd.unpersist(blocking=False)
-            self._rdd = None
+            self._transport.uncache()
+            self._started = self._loaded = False
 
     def __enter__(self) -> ResidentBlocks:
         return self

@@ -157,7 +157,8 @@ def carry_state(
 class Blocks(Protocol):
     """What seeding and Lloyd need of resident blocks: their handles, a way to ship a value
     to the coming passes, and one pass (``fn`` on every non-empty block, results merged in
-    partition order). :class:`~kmeans_spark.blocks.ResidentBlocks` runs it on Spark,
+    partition order). :class:`~kmeans_spark.blocks.ResidentBlocks` runs it on Spark (a
+    classic session or Spark Connect),
     :class:`~kmeans_spark.localblocks.LocalBlocks` in-process."""
 
     handles: list[BlockHandle]

@@ -26,6 +26,7 @@ from kmeans_spark.kernels.distance import nearest_centers, normalize_rows
 from kmeans_spark.model_io import KMeansModelReader, KMeansModelWriter, from_spark
 from kmeans_spark.params import KMeansParams
 from kmeans_spark.scoring import ARROW, JVM, Scorer, assign_batch, scoring_path
+from kmeans_spark.session import is_connect
 from kmeans_spark.summary import KMeansSummary
 from kmeans_spark.tuning import DEFAULT_TUNING, Tuning
 
@@ -174,7 +175,7 @@ class KMeansModel(Model, KMeansParams, MLWritable, MLReadable["KMeansModel"]):
         if not self.getInputCols():  # vector_to_array fails on a null vector: skip those rows
             feats = F.when(column(self.getFeaturesCol()).isNotNull(), feats)
         path = self.scoringPath()
-        if getattr(dataset, "_jdf", None) is None:  # Spark Connect: no JVM to reach
+        if is_connect(dataset.sparkSession):  # no JVM to reach
             path = ARROW
         log.info(
             "transform: k=%d x %d features scored on the %s path (jvm_scoring_max_kd=%d)",

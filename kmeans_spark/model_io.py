@@ -37,6 +37,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import ArrayType, DoubleType, IntegerType, StructField, StructType
 
 from kmeans_spark.errors import KMeansInputError
+from kmeans_spark.session import is_connect
 from kmeans_spark.summary import KMeansSummary
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ class KMeansModelWriter(GeneralMLWriter):
         super().__init__()
         self.instance = instance
         self.source = NATIVE
+        self._mode = "error"  # of the DataFrame writes; see save()
 
     def format(self, source: str) -> KMeansModelWriter:
         """``"kmeans-spark"`` (default) or ``"spark"`` (read by ``pyspark.ml.clustering.
@@ -85,34 +87,42 @@ class KMeansModelWriter(GeneralMLWriter):
         super().overwrite()
         return self
 
+    def save(self, path: str) -> None:
+        """Save to ``path``. With :meth:`overwrite`, a classic session removes the path
+        first (Spark's ``FileSystemOverwrite`` on the JVM); a Spark Connect client has no
+        JVM to ask, so there ``metadata/`` and ``data/`` are written in overwrite mode and
+        anything else at the path stays."""
+        self._mode = "error"
+        if self.shouldOverwrite and is_connect(self.sparkSession):
+            self._mode = "overwrite"
+            self.saveImpl(path)
+            return
+        super().save(path)
+
     def saveImpl(self, path: str) -> None:
         model = self.instance
+        spark, mode = self.sparkSession, self._mode
         ours: dict[str, Any] = {"numFeatures": model.numFeatures}
         if model._summary is not None:
             ours["summary"] = model._summary.to_dict()
         if self.source == NATIVE:
-            DefaultParamsWriter.saveMetadata(model, path, self.sparkSession, extraMetadata=ours)
-            _centers_frame(self.sparkSession, model._centers, vectors=False).write.parquet(
+            _save_metadata(model, path, spark, mode, extra=ours)
+            _centers_frame(spark, model._centers, vectors=False).write.mode(mode).parquet(
                 f"{path}/data"
             )
             return
         spark_names = spark_param_names()
         spark_set, ours["paramMap"] = _split(model._paramMap, spark_names)
         spark_defaults, ours["defaultParamMap"] = _split(model._defaultParamMap, spark_names)
-        DefaultParamsWriter.saveMetadata(
+        _save_metadata(
             model,
             path,
-            self.sparkSession,
-            extraMetadata={
-                "class": SPARK_CLASS,
-                "defaultParamMap": spark_defaults,
-                OURS_KEY: ours,
-            },
-            paramMap=spark_set,
+            spark,
+            mode,
+            extra={"class": SPARK_CLASS, "defaultParamMap": spark_defaults, OURS_KEY: ours},
+            param_map=spark_set,
         )
-        _centers_frame(self.sparkSession, model._centers, vectors=True).write.parquet(
-            f"{path}/data"
-        )
+        _centers_frame(spark, model._centers, vectors=True).write.mode(mode).parquet(f"{path}/data")
 
 
 class KMeansModelReader(MLReader["KMeansModel"]):
@@ -192,6 +202,23 @@ def _set_params(model: KMeansModel, section: dict[str, Any]) -> None:
     for name, value in (section.get("defaultParamMap") or {}).items():
         if model.hasParam(name):
             model._setDefault(**{name: value})
+
+
+def _save_metadata(
+    model: KMeansModel,
+    path: str,
+    spark: SparkSession,
+    mode: str,
+    *,
+    extra: dict[str, Any],
+    param_map: dict[str, Any] | None = None,
+) -> None:
+    """``DefaultParamsWriter.saveMetadata`` (the same one line of JSON in ``metadata/``),
+    written in ``mode``: "overwrite" replaces it where the path could not be removed first
+    (Spark Connect)."""
+    text = DefaultParamsWriter._get_metadata_to_save(model, spark, extra, param_map)
+    frame = spark.createDataFrame([(text,)], schema=["value"]).coalesce(1)
+    frame.write.mode(mode).text(f"{path}/metadata")
 
 
 def _centers_frame(spark: SparkSession, centers: np.ndarray, *, vectors: bool) -> DataFrame:

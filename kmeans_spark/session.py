@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import re
 import subprocess
 import sys
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import cast
 
 from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
+
+from kmeans_spark.connect_url import without_token
+from kmeans_spark.errors import KMeansInputError
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +93,11 @@ SECRET_SETTING = re.compile(
 
 
 def masked(settings: Mapping[str, str]) -> dict[str, str]:
-    """``settings`` with the values of :data:`SECRET_SETTING` keys replaced by ``***``."""
-    return {k: ("***" if SECRET_SETTING.search(k) else v) for k, v in settings.items()}
+    """``settings`` with the values of :data:`SECRET_SETTING` keys replaced by ``***``, and
+    the token of a Spark Connect URL (``spark.remote``) masked."""
+    return {
+        k: ("***" if SECRET_SETTING.search(k) else without_token(v)) for k, v in settings.items()
+    }
 
 
 #: Local-mode settings: loopback only, no UI, few shuffle partitions for small data.
@@ -184,3 +193,131 @@ def submitted_session(app_name: str, conf: Mapping[str, str] | None = None) -> S
     for key, value in settings.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+# -- Spark Connect -----------------------------------------------------------------------
+
+#: What PySpark's own builder sets once it makes a Connect session: its functions and
+#: DataFrame builders then take their Connect implementations.
+CONNECT_MODE = "SPARK_CONNECT_MODE_ENABLED"
+#: The settings a session of ours gets that belong to the server under Connect (of its
+#: Python workers, set when it starts): our value, and what going without it costs.
+SERVER_OWNED = {
+    UNIX_SOCKET_IPC: ("true", "~40 ms more per Python task over TCP, and a fit runs a job a pass"),
+    DAEMON_MODULE: (QUIET_DAEMON, "Spark's own worker daemon logs a traceback per retired worker"),
+}
+
+
+def is_connect(spark: SparkSession) -> bool:
+    """Whether ``spark`` is a Spark Connect client session (no JVM, no SparkContext here):
+    the one test of the session type the job's code branches on."""
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def connect_session(
+    url: str, given_as: str, conf: Mapping[str, str], log_level: str = ""
+) -> SparkSession:
+    """A Spark Connect session of the server at ``url`` (``given_as``: ``--remote``,
+    ``SPARK_REMOTE``, ..., for messages), checked to answer, with the runtime settings of
+    ``conf`` set on it (``log_level``: the level the user asked for, which is the server's).
+
+    The server owns the rest: its master, static settings (``spark.driver.*``, the UI), the
+    Python workers' IPC and daemon. :func:`log_server_owned` says once which of ``conf``
+    could not be set and what the server's defaults cost. A server that does not answer is
+    a one-line :class:`KMeansInputError` naming the URL and the fix, before the run writes
+    anything.
+    """
+    shown = without_token(url)
+    try:
+        from pyspark.sql.connect.client.retries import DefaultPolicy
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+    except ImportError as exc:  # pyspark without its connect extra (grpcio, ...)
+        raise KMeansInputError(
+            f"{given_as} {shown!r} needs PySpark's Spark Connect client, which is not "
+            f"installed ({exc}); install it (pip install 'pyspark[connect]', or "
+            "scripts/setup.sh), or leave the URL out to run a session of the job's own."
+        ) from None
+    os.environ[CONNECT_MODE] = "1"
+    # typed as the classic session, as every caller's: the DataFrame API is the same
+    spark = cast(SparkSession, ConnectSession.builder.remote(url).getOrCreate())
+    client = spark.client
+    policies = client.get_retry_policies()
+    # the default policy retries an unreachable server for about 10 minutes: ask briefly
+    client.set_retry_policies([DefaultPolicy(max_retries=2, initial_backoff=200)])
+    try:
+        with warnings.catch_warnings():  # the retries' "RETRIES_EXCEEDED" UserWarning
+            warnings.simplefilter("ignore")
+            try:
+                version = spark.version
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    spark.stop()
+                raise KMeansInputError(
+                    f"cannot reach the Spark Connect server {shown} (given by {given_as}): "
+                    f"{_grpc_reason(exc)}; start the server (sbin/start-connect-server.sh) or "
+                    "fix the URL (host, port, ;token=), then run again."
+                ) from None
+    finally:
+        client.set_retry_policies(policies)
+    log.info("Spark Connect: server %s, Spark %s", shown, version)
+    refused = []
+    for key, value in conf.items():
+        try:
+            spark.conf.set(key, value)
+        except Exception:  # static, or not the client's to set
+            refused.append(key)
+    log_server_owned(spark, refused, log_level)
+    return spark
+
+
+def _grpc_reason(exc: BaseException) -> str:
+    """What gRPC says of a failed call, in a few words (``UNAVAILABLE: ... Connection
+    refused``), without its debug string."""
+    text = str(exc)
+    status = re.search(r"StatusCode\.(\w+)", text)
+    details = re.search(r'details = "([^"]*)"', text)
+    if status and details:  # "...: ipv4:127.0.0.1:1: Failed to ...: Connection refused"
+        return f"{status.group(1)}: {details.group(1).rsplit(': ', 1)[-1].rstrip(']')}"
+    return text.strip().splitlines()[0][:300] if text.strip() else type(exc).__name__
+
+
+#: Whether :func:`log_server_owned` has spoken in this process (a job, then its fits).
+_server_noted = False
+
+
+def log_server_owned(spark: SparkSession, refused: Sequence[str] = (), log_level: str = "") -> None:
+    """One log line, once per process, of what a Connect session could not have as a
+    session of ours would: ``refused`` (settings the server would not take), the log level,
+    and the server's IPC and daemon settings when they are not ours, with what that costs.
+    The job calls it when it connects; a fit calls it too (a no-op after the job's)."""
+    global _server_noted
+    if _server_noted:
+        return
+    _server_noted = True
+    parts = [f"not set (static or the server's): {', '.join(refused)}"] if refused else []
+    if log_level:
+        parts.append(f"log level {log_level} (Spark's logging is the server's)")
+    for key, (wanted, cost) in SERVER_OWNED.items():
+        current = setting(spark, key)
+        if current != wanted:
+            shown = "not readable from the client" if current is None else f"={current}"
+            parts.append(f"{key} {shown} on the server, not {wanted}: {cost}")
+    if parts:
+        log.warning("Spark Connect: the server owns these settings; %s", "; ".join(parts))
+
+
+def setting(spark: SparkSession, key: str, default: str | None = None) -> str | None:
+    """A setting of the session (under Connect: the server's, which has its ``SparkConf``),
+    ``default`` when unset, None when a Connect server does not show it."""
+    try:
+        value = spark.conf.get(key, default)
+    except Exception:  # a setting a Connect server does not expose
+        return None
+    return None if value is None else str(value)
+
+
+def set_log_level(spark: SparkSession, level: str) -> None:
+    """Spark's log level for the run, in a session of ours; under Connect the server's
+    logging is not the client's to set (:func:`log_server_owned` says so)."""
+    if not is_connect(spark):
+        spark.sparkContext.setLogLevel(level)

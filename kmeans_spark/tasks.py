@@ -119,8 +119,8 @@ def run_with_rebuilds(
     rebuild: Callable[[], None],
     max_rebuilds: int,
 ) -> T:
-    """One pass of either engine (:class:`~kmeans_spark.blocks.ResidentBlocks`,
-    :class:`~kmeans_spark.frameblocks.FrameBlocks`): ``collect`` runs it and returns the
+    """One pass over resident blocks (:meth:`kmeans_spark.blocks.ResidentBlocks.run`, on
+    either transport): ``collect`` runs it and returns the
     partitions whose block files were missing and every other block's result; those are
     merged in partition order (so the result depends neither on the grouping of blocks
     into tasks nor on retries). Missing files mean ``rebuild`` (the blocks reloaded from

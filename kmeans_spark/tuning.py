@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 from kmeans_spark.tasks import MIN_TASK_WORK
 
+#: The values of :attr:`Tuning.transport`.
+TRANSPORTS = ("auto", "rdd", "dataframe")
+
 
 @dataclass(frozen=True)
 class Tuning:
@@ -37,6 +40,18 @@ class Tuning:
     #: k x features is at most this, else with Arrow batches and GEMM in Python (see
     #: :mod:`kmeans_spark.scoring` for the measurements). 0: always Arrow.
     jvm_scoring_max_kd: int = 256
+    #: How the passes reach the resident blocks (:func:`kmeans_spark.blocks.choose_transport`):
+    #: ``"auto"`` takes the RDD transport in a classic session (its pass measured ~0.1 s
+    #: faster) and the DataFrame one under Spark Connect (no RDD there); ``"rdd"`` or
+    #: ``"dataframe"`` force one (``"rdd"`` needs a classic session). Same results either way.
+    transport: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.transport not in TRANSPORTS:
+            raise ValueError(
+                f"transport={self.transport!r} is not one of {', '.join(TRANSPORTS)}; "
+                "'auto' picks by the session type."
+            )
 
 
 #: The measured defaults.

@@ -1,5 +1,5 @@
-"""Per-pass time of Lloyd over resident blocks: the RDD path (ResidentBlocks, today's
-engine) against the DataFrame-only path (FrameBlocks, issue #17's Spark Connect prototype).
+"""Per-pass time of Lloyd over resident blocks (ResidentBlocks): its RDD transport (a
+classic session's) against its DataFrame transport (the one Spark Connect runs, issue #17).
 
 Run (medium: 1M x 16, k=10; wide: 1M x 64, k=100; the data of scripts/bench.py):
 

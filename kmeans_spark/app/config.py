@@ -3,7 +3,8 @@
 The file has five tables, one dataclass each: ``[input]`` (:class:`InputConfig`), ``[job]``
 (:class:`JobConfig`), ``[output]`` (:class:`OutputConfig`), ``[text]`` (:class:`TextConfig`,
 recommend's) and ``[spark]`` (:class:`SparkConfig`: any Spark setting, passed to the
-SparkSession builder as is). Keys,
+SparkSession builder as is; ``spark.remote``, ``--remote`` or ``SPARK_REMOTE``: the URL of a
+Spark Connect server to run on instead). Keys,
 types, defaults, allowed values and rules come from :data:`kmeans_spark.options.OPTIONS`;
 the dataclasses only give them Python types, and are checked against the table at import.
 
@@ -19,12 +20,19 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
+import os
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kmeans_spark.app.paths import check_apart, has_glob, template
+from kmeans_spark.app.paths import absolute, check_apart, has_glob, template
+from kmeans_spark.connect_url import (
+    REMOTE_ENV,
+    REMOTE_KEY,
+    connect_address,
+    without_token,
+)
 from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.options import BY_KEY, OPTIONS, Option, check, option_for
 
@@ -110,20 +118,28 @@ LOG_LEVELS = ("ALL", "DEBUG", "ERROR", "FATAL", "INFO", "OFF", "TRACE", "WARN")
 @dataclass(frozen=True)
 class SparkConfig:
     """``[spark]``: Spark settings, as strings; ``spark.master`` is used by ``python -m``,
-    :data:`LOG_LEVEL_KEY` sets the level of Spark's logging (default WARN)."""
+    :data:`REMOTE_KEY` (``--remote``, else ``SPARK_REMOTE``) makes the run a Spark Connect
+    client of that server instead, :data:`LOG_LEVEL_KEY` sets the level of Spark's logging
+    (default WARN). ``remote_from`` says how the URL was given, for messages."""
 
     settings: dict[str, str]
+    remote_from: str = ""
 
     @property
     def master(self) -> str:
         return self.settings.get("spark.master", "local[*]")
 
     @property
+    def remote(self) -> str:
+        """The Spark Connect URL of the run ("" for a classic session)."""
+        return self.settings.get(REMOTE_KEY, "")
+
+    @property
     def log_level(self) -> str:
         return self.settings.get(LOG_LEVEL_KEY, "WARN")
 
     def session_settings(self) -> dict[str, str]:
-        return {k: v for k, v in self.settings.items() if k != "spark.master"}
+        return {k: v for k, v in self.settings.items() if k not in ("spark.master", REMOTE_KEY)}
 
 
 TABLES: dict[str, type] = {
@@ -200,6 +216,23 @@ class RunConfig:
             for o in OPTIONS
             if o.key and o.reads and o.key in self.keys and self.value(o.key)
         }
+
+    def with_absolute_paths(self) -> RunConfig:
+        """This config with its relative local paths (``--input``, ``--output``, models)
+        made absolute, against this process's working directory.
+
+        For Spark Connect: the server resolves a relative path against its own working
+        directory and the client (the job's checks, its small files) against its own; an
+        absolute path names the same file for both, given that they see the same file
+        system (README, "Spark Connect")."""
+        tables: dict[str, dict[str, Any]] = {}
+        for option in OPTIONS:
+            if option.key and (option.reads or option.key in ("output.path", "job.init_model")):
+                value = self.value(option.key)
+                if value and value != absolute(value):
+                    tables.setdefault(option.table, {})[option.name] = absolute(value)
+        changed = {t: dataclasses.replace(getattr(self, t), **v) for t, v in tables.items()}
+        return dataclasses.replace(self, **changed)
 
     def as_dict(self) -> dict[str, Any]:
         """The config as its TOML tables (those the command uses a key of), plus the run
@@ -378,6 +411,26 @@ def _check_log_level(spark: SparkConfig) -> None:
         )
 
 
+def _check_remote(spark: SparkConfig, command_line: Mapping[str, Any]) -> None:
+    """A Connect URL of the right form, and not together with ``--master`` on the command
+    line: the server has its own master (a config file's ``spark.master`` is left unused,
+    as under spark-submit)."""
+    if not spark.remote:
+        return
+    connect_address(spark.remote, spark.remote_from)
+    if "spark.master" in command_line:
+        given = spark.remote_from
+        fix = (
+            f"unset {REMOTE_ENV} to run a session of the job's own, or leave --master out"
+            if given == REMOTE_ENV
+            else f"pass --master for a session of the job's own, or {given} for the server's"
+        )
+        raise KMeansInputError(
+            f"{given} {without_token(spark.remote)!r} and --master {spark.master!r} are both "
+            f"given, but a Spark Connect server has its own master: {fix}."
+        )
+
+
 def validate(cfg: RunConfig) -> None:
     """The checks that need no data: paths given and apart, rules, columns named once."""
     if not cfg.input.path:
@@ -412,9 +465,17 @@ def load_config(
     key)."""
     merged: dict[str, dict[str, Any]] = copy.deepcopy(command_defaults(command))
     names: dict[str, str] = {}
+    remote_from = ""
     if config_file:
         merge_layer(merged, read_toml(config_file), f"config file {config_file!r}", None, names)
+        if REMOTE_KEY in merged["spark"]:
+            remote_from = f"{REMOTE_KEY} (config file {config_file!r})"
     merge_layer(merged, overrides, "the command line", flags, names)
+    if REMOTE_KEY in overrides.get("spark", {}):
+        remote_from = (flags or {}).get(REMOTE_KEY) or f"--conf {REMOTE_KEY}"
+    elif not remote_from and os.environ.get(REMOTE_ENV):  # PySpark's own fallback
+        merged["spark"][REMOTE_KEY] = os.environ[REMOTE_ENV]
+        remote_from = REMOTE_ENV
     date = resolve_run_date(run_date)
     for table in ("input", "job", "output"):  # paths and filters; [text] is words
         for key, value in merged[table].items():
@@ -425,11 +486,12 @@ def load_config(
         job=JobConfig(**merged["job"]),
         output=OutputConfig(**merged["output"]),
         text=TextConfig(**merged["text"]),
-        spark=SparkConfig(dict(merged["spark"])),
+        spark=SparkConfig(dict(merged["spark"]), remote_from),
         run_date=date,
         source=config_file or "built-in defaults",
         names=names,
         keys=frozenset(BY_KEY if keys is None else keys),
     )
+    _check_remote(cfg.spark, overrides.get("spark", {}))
     validate(cfg)
     return cfg

@@ -1,10 +1,12 @@
-"""``demo``: fit on seeded Gaussian blobs in local mode and print the result as JSON, next to
-the oracle cost (the SSE of the generating clusters)."""
+"""``demo``: fit on seeded Gaussian blobs in local mode (or on the Spark Connect server of
+``SPARK_REMOTE``) and print the result as JSON, next to the oracle cost (the SSE of the
+generating clusters)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 from kmeans_spark.errors import KMeansInputError
@@ -39,12 +41,18 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from kmeans_spark import KMeans
+    from kmeans_spark.connect_url import REMOTE_ENV, connect_address
     from kmeans_spark.datagen import make_blobs
-    from kmeans_spark.session import local_session
+    from kmeans_spark.session import connect_session, local_session, set_log_level
 
     blobs = make_blobs(args.rows, args.dim, args.k, seed=args.seed)
-    spark = local_session("kmeans-spark demo", master=args.master)
-    spark.sparkContext.setLogLevel("WARN")
+    remote = os.environ.get(REMOTE_ENV, "")
+    if remote:  # PySpark's own variable: the demo runs on that Spark Connect server
+        connect_address(remote, REMOTE_ENV)
+        spark = connect_session(remote, REMOTE_ENV, {})
+    else:
+        spark = local_session("kmeans-spark demo", master=args.master)
+    set_log_level(spark, "WARN")
     try:
         names = [f"x{i}" for i in range(args.dim)]
         df = spark.createDataFrame(pd.DataFrame(blobs.x, columns=names))

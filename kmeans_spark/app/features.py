@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import fnmatch
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import NumericType, StringType
+from pyspark.sql.types import DataType, NumericType, StringType
 
 from kmeans_spark.app import io
 from kmeans_spark.app.config import RunConfig
@@ -183,7 +183,7 @@ class RunInput:
 
 def load_input(
     spark: SparkSession,
-    fs: io.HadoopFS,
+    fs: io.JobFS,
     cfg: RunConfig,
     patterns: list[str],
     order: Callable[[list[str]], list[str]] | None = None,
@@ -200,10 +200,9 @@ def load_input(
     if order is not None:
         names = order(names)
     log.info(
-        "input %s (%s): %d partitions, features %s, id columns %s",
+        "input %s (%s): features %s, id columns %s",
         cfg.input.path,
         cfg.input.format,
-        df.rdd.getNumPartitions(),
         names,
         cfg.input.id_cols,
     )
@@ -259,7 +258,14 @@ class FitStage:
             scales=self._cfg.job.scale != "none",
             carry=tuple(carry),
             on_fitted=on_fitted,
+            on_scaled=self._scaled,
         )
+
+    def _scaled(self, handles: Sequence[BlockHandle]) -> None:
+        """Count again once the blocks are scaled: under cosine, rows centred onto the zero
+        vector appear only then, refused or dropped (``job.zero_vectors``) as the load's."""
+        self.counts = InputCounts.of_handles(handles, self._features)
+        self.dropped = self.counts.check(self._df, self._cfg, self._features)
 
     def _loaded(self, handles: Sequence[BlockHandle]) -> Affine | None:
         names = self._features
@@ -290,10 +296,9 @@ def bad_row_error(df: DataFrame, counts: InputCounts, features: list[str]) -> KM
     the first offending row's number and value (found by a second pass, only on this path:
     it shows the text as written, which the load saw only as a missing number)."""
     name = next(c for c in features if counts.bad_per_column[c])
-    flag = not_finite(numeric(df, name))
-    raw = df.select(column(name).cast("string").alias("v"), flag.alias("bad")).rdd
-    first = raw.zipWithIndex().filter(lambda pair: pair[0]["bad"]).first()
-    value, index = first[0]["v"], first[1]
+    text = column(name).cast("string").alias("v")
+    ((row, index),) = first_rows_where(df, [text], not_finite(numeric(df, name)), 1)
+    value = row["v"]
     shown = "null" if value is None else repr(value)
     return KMeansInputError(
         f"column {name!r} has {counts.bad_per_column[name]} rows that are not finite numbers "
@@ -379,3 +384,99 @@ def outlier_limits(scored: DataFrame, q: float) -> dict[int, float]:
         .collect()
     )
     return {int(r["prediction"]): float(r["limit"]) for r in rows}
+
+
+# -- row numbers and partitions, through DataFrames only (classic and Spark Connect) ---------
+
+_PART, _ROWS, _AT, _HIT = "__part", "__rows", "__at", "__hit"
+
+
+def first_rows_where(
+    df: DataFrame, columns: Sequence[Column], condition: Column, limit: int
+) -> list[tuple[dict[str, Any], int]]:
+    """``columns`` of the first ``limit`` rows of ``df`` where ``condition`` holds (null: it
+    does not), in the input's order, each with its 0-based index in that order: the error
+    paths' "row N" (what ``rdd.zipWithIndex`` gave, without the RDD API that Spark Connect
+    lacks).
+
+    One ``mapInArrow`` job: each partition reports its row count and its first ``limit``
+    matching rows with their positions in it; the driver adds up the counts of the
+    partitions before each. It reads the whole input: for error messages only.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyspark import TaskContext
+    from pyspark.sql.types import LongType, StructField, StructType
+
+    data = df.select(*columns, F.coalesce(condition, F.lit(False)).alias(_HIT))
+    kept = data.schema.fields[:-1]
+    names = [f.name for f in kept]
+    schema = StructType(
+        [
+            StructField(_PART, LongType()),
+            StructField(_ROWS, LongType()),
+            StructField(_AT, LongType()),
+            *[StructField(f.name, f.dataType, True) for f in kept],
+        ]
+    )
+    arrow_types = [_arrow_type(f.dataType) for f in kept]
+
+    def batch(part: int, rows: Any, at: Any, values: list[Any]) -> pa.RecordBatch:
+        n = len(at)
+        return pa.RecordBatch.from_arrays(
+            [pa.array([part] * n, pa.int64()), pa.array(rows, pa.int64()),
+             pa.array(at, pa.int64()), *values],
+            names=[_PART, _ROWS, _AT, *names],
+        )  # fmt: skip
+
+    def scan(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        part = TaskContext.get().partitionId()  # type: ignore[union-attr]
+        seen = found = 0
+        for b in batches:
+            if found < limit:
+                hits = pc.indices_nonzero(b.column(_HIT)).to_numpy()[: limit - found]
+                if len(hits):
+                    taken = b.select(names).take(pa.array(hits))
+                    yield batch(part, [0] * len(hits), hits + seen, taken.columns)
+                    found += len(hits)
+            seen += b.num_rows
+        yield batch(part, [seen], [-1], [pa.nulls(1, t) for t in arrow_types])
+
+    rows = data.mapInArrow(scan, schema).collect()
+    counts = {int(r[_PART]): int(r[_ROWS]) for r in rows if r[_AT] < 0}
+    offsets, total = {}, 0
+    for part in sorted(counts):
+        offsets[part], total = total, total + counts[part]
+    hits = [
+        ({n: r[n] for n in names}, offsets[int(r[_PART])] + int(r[_AT]))
+        for r in rows
+        if r[_AT] >= 0
+    ]
+    return sorted(hits, key=lambda hit: hit[1])[:limit]
+
+
+def _arrow_type(dtype: DataType) -> Any:
+    """The Arrow type Spark gives a column of ``dtype`` in ``mapInArrow``."""
+    from pyspark.sql.pandas.types import to_arrow_type
+
+    return to_arrow_type(dtype)
+
+
+def partition_count(df: DataFrame) -> int:
+    """How many partitions ``df`` has, empty ones included (``rdd.getNumPartitions``
+    without the RDD API): one ``mapInArrow`` job that yields a row per partition, reading
+    ``df`` (small or cached DataFrames only)."""
+    import pyarrow as pa
+
+    def one(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for _ in batches:
+            pass
+        yield pa.RecordBatch.from_arrays([pa.array([1], pa.int8())], names=["p"])
+
+    return int(df.mapInArrow(one, "p byte").count())
+
+
+def default_parallelism(spark: SparkSession) -> int:
+    """The session's default parallelism (``sparkContext.defaultParallelism``, which Spark
+    Connect has not): the partitions of a ``range`` Spark splits by it."""
+    return max(1, partition_count(spark.range(0, 1 << 16)))

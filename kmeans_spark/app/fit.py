@@ -163,7 +163,7 @@ def fit(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
     from kmeans_spark.app import features, io
     from kmeans_spark.estimator import KMeans
 
-    fs = io.HadoopFS(spark)
+    fs = io.JobFS(spark)
     out = io.open_output(fs, cfg, "fit")
     init, init_name = cfg.job.init_model, cfg.name("job.init_model")
     previous = io.load_saved_model(fs, init, init_name) if init else None

@@ -1,6 +1,6 @@
 """The job's flags, derived from :data:`kmeans_spark.options.OPTIONS`: one flag per config
 key (``--k`` for ``job.k``, ``--input`` for ``input.path``), plus ``--config``, ``--set``,
-``--conf``, ``--run-date``, ``--master`` and ``-v``.
+``--conf``, ``--run-date``, ``--master``, ``--remote`` and ``-v``.
 
 Flags take their values as text and leave parsing and checking to :mod:`.config`, so a bad
 ``--k three`` gets the same one-line message as ``k = "three"`` in a file.
@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from kmeans_spark.app.config import RunConfig, load_config, parse_assignment
+from kmeans_spark.connect_url import REMOTE_KEY
 from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.options import BY_KEY, Option, option_for
 
@@ -113,6 +114,12 @@ def add_job_flags(
         "--master", help="Spark master when run with python -m (spark-submit sets its own)"
     )
     parser.add_argument(
+        "--remote",
+        metavar="sc://HOST:PORT",
+        help="run on this Spark Connect server instead of a session of its own (default: "
+        "$SPARK_REMOTE)  [spark.remote]",
+    )
+    parser.add_argument(
         "--conf",
         action="append",
         default=[],
@@ -160,6 +167,9 @@ def command_line_layer(
         spark[name] = setting
     if args.master:
         spark["spark.master"] = args.master
+    if args.remote:
+        spark[REMOTE_KEY] = args.remote
+        flags[REMOTE_KEY] = "--remote"
     return layer, flags
 
 

@@ -7,14 +7,17 @@
   only a directory that has the marker: a typo in a scheduled job's output path never
   deletes data the job did not write;
 * :func:`load_saved_model`: a fit run's model and scaler, for ``predict`` and warm starts;
-* :class:`HadoopFS`: the few file-system calls these need, through the JVM's
-  ``org.apache.hadoop.fs.FileSystem``, so an atomic rename works wherever Spark writes.
+* :class:`JobFS`: the few file-system calls these need: through the JVM's
+  ``org.apache.hadoop.fs.FileSystem`` in a classic session, so an atomic rename works
+  wherever Spark writes; through pyarrow's file systems under Spark Connect, whose client
+  has no JVM.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -22,13 +25,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pyarrow.fs as pafs
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 
 from kmeans_spark import __version__
 from kmeans_spark.app.cli import describe, error_text, one_line, read_failure
 from kmeans_spark.app.config import RunConfig
-from kmeans_spark.app.paths import check_apart, has_glob
+from kmeans_spark.app.paths import check_apart, has_glob, matches, split
 from kmeans_spark.app.scaler import Scaler
 from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.model import KMeansModel
@@ -41,8 +45,81 @@ MARKER = "_KMEANS_SPARK"
 LEGACY_ENTRIES = {"model", "scaler.json", "assignments", "summary.json", "centers.csv", "_SUCCESS"}
 
 
-class HadoopFS:
-    """The file-system operations the batch job needs, for paths of any scheme."""
+class JobFS:
+    """The file-system operations the batch job needs, for paths of any scheme the session
+    can reach.
+
+    ``JobFS(spark)`` gives the one for ``spark``'s type, decided here and nowhere else: in a
+    classic session :class:`JvmFS` (Hadoop's ``FileSystem`` in the driver's JVM, every
+    scheme Spark reads); under Spark Connect, whose client has no JVM, :class:`ArrowFS`
+    (pyarrow's file systems in this process). Under Connect the server writes the
+    DataFrames (``assignments/``, models) and this process the small files (JSON, PNG)
+    into the same output directory, so the two must see the same file system: the same
+    host or a shared mount for local paths, the same store for ``hdfs://`` and ``s3a://``.
+    """
+
+    def __new__(cls, spark: SparkSession | None = None) -> JobFS:
+        """The subclass for ``spark``'s type (no session: the client's, :class:`ArrowFS`)."""
+        if cls is not JobFS:
+            return super().__new__(cls)
+        from kmeans_spark.session import is_connect
+
+        if spark is None or is_connect(spark):
+            return super().__new__(ArrowFS)
+        return super().__new__(JvmFS)
+
+    def exists(self, path: str) -> bool:
+        raise NotImplementedError
+
+    def kind(self, path: str) -> str | None:
+        """``"dir"``, ``"file"``, or None when nothing is there."""
+        raise NotImplementedError
+
+    def size(self, path: str) -> int:
+        raise NotImplementedError
+
+    def list_names(self, path: str) -> list[str]:
+        """The names in a directory, sorted."""
+        raise NotImplementedError
+
+    def glob(self, pattern: str) -> list[str]:
+        """The qualified paths a Hadoop glob (``*``, ``?``, ``[a-z]``, ``{a,b}``) matches."""
+        raise NotImplementedError
+
+    def delete(self, path: str) -> None:
+        """Remove a file or a directory with everything in it; nothing there is no error."""
+        raise NotImplementedError
+
+    def delete_empty_dir(self, path: str) -> None:
+        """Remove an empty directory; the file system refuses if anything appeared in it."""
+        raise NotImplementedError
+
+    def rename(self, src: str, dst: str) -> None:
+        """Move ``src`` to ``dst``, which does not exist (the caller made sure)."""
+        raise NotImplementedError
+
+    def write_text(self, path: str, text: str) -> None:
+        self.write_bytes(path, text.encode("utf-8"))
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        """Write a file, replacing any, creating its parent directories."""
+        raise NotImplementedError
+
+    def read_text(self, path: str) -> str:
+        raise NotImplementedError
+
+    def qualify(self, path: str) -> str:
+        """The fully qualified form of ``path`` (scheme and authority)."""
+        raise NotImplementedError
+
+
+#: The name the job's modules and tests know the file system by.
+HadoopFS = JobFS
+
+
+class JvmFS(JobFS):
+    """:class:`JobFS` through the JVM's ``org.apache.hadoop.fs.FileSystem`` (a classic
+    session), so an atomic rename works wherever Spark writes."""
 
     def __init__(self, spark: SparkSession) -> None:
         self._jvm: Any = spark.sparkContext._jvm
@@ -59,7 +136,6 @@ class HadoopFS:
         return bool(fs.exists(p))
 
     def kind(self, path: str) -> str | None:
-        """``"dir"``, ``"file"``, or None when nothing is there."""
         fs, p = self._path(path)
         if not fs.exists(p):
             return None
@@ -70,7 +146,6 @@ class HadoopFS:
         return int(fs.getFileStatus(p).getLen())
 
     def list_names(self, path: str) -> list[str]:
-        """The names in a directory, sorted."""
         fs, p = self._path(path)
         return sorted(str(s.getPath().getName()) for s in fs.listStatus(p))
 
@@ -85,7 +160,6 @@ class HadoopFS:
             fs.delete(p, True)
 
     def delete_empty_dir(self, path: str) -> None:
-        """Remove an empty directory; the file system refuses if anything appeared in it."""
         fs, p = self._path(path)
         if not fs.delete(p, False):
             raise OSError(f"could not remove the empty directory {path}")
@@ -95,9 +169,6 @@ class HadoopFS:
         d = self._jvm.org.apache.hadoop.fs.Path(dst)
         if not fs.rename(s, d):
             raise OSError(f"could not rename {src} to {dst}")
-
-    def write_text(self, path: str, text: str) -> None:
-        self.write_bytes(path, text.encode("utf-8"))
 
     def write_bytes(self, path: str, data: bytes) -> None:
         fs, p = self._path(path)
@@ -117,22 +188,161 @@ class HadoopFS:
         return bytes(data).decode("utf-8")
 
     def qualify(self, path: str) -> str:
-        """The fully qualified form of ``path`` (scheme and authority)."""
         fs, p = self._path(path)
         return str(fs.makeQualified(p).toString())
+
+
+#: The schemes :class:`ArrowFS` reaches beyond local paths, and pyarrow's name for each
+#: (Hadoop's ``s3a://`` is pyarrow's ``s3://``: the same buckets).
+ARROW_SCHEMES = {
+    "hdfs": "hdfs",
+    "s3": "s3",
+    "s3a": "s3",
+    "gs": "gs",
+    "gcs": "gs",
+    "abfs": "abfs",
+    "abfss": "abfss",
+}
+
+
+class ArrowFS(JobFS):
+    """:class:`JobFS` through pyarrow's file systems, in this process (a Spark Connect
+    client has no JVM): local paths, and the stores pyarrow reaches (:data:`ARROW_SCHEMES`;
+    ``hdfs://`` needs Hadoop's libhdfs, the object stores their usual credentials, which
+    are pyarrow's, not Spark's ``fs.s3a.*`` settings). A local rename is atomic, as
+    Hadoop's; an object store's is a copy and a delete, as with Hadoop's S3A.
+    """
+
+    def __init__(self, spark: SparkSession | None = None) -> None:
+        self._local = pafs.LocalFileSystem()
+        self._stores: dict[str, tuple[pafs.FileSystem, str]] = {}
+
+    def _locate(self, path: str) -> tuple[pafs.FileSystem, str]:
+        """pyarrow's file system of ``path`` and the path in its terms."""
+        root, parts = split(path)
+        inner = "/" + "/".join(parts)
+        if not root:
+            return self._local, inner
+        if root not in self._stores:
+            scheme, authority = root.split("://", 1)
+            if scheme not in ARROW_SCHEMES:
+                raise KMeansInputError(
+                    f"path {path!r} is on a {scheme}:// file system, which the Spark Connect "
+                    "client cannot reach (it reaches local paths and "
+                    f"{', '.join(s + '://' for s in ARROW_SCHEMES)}); use one of those, or "
+                    "run the job in a session of its own (spark-submit, --master), whose "
+                    "Hadoop file system reads any scheme."
+                )
+            try:
+                fs, base = pafs.FileSystem.from_uri(f"{ARROW_SCHEMES[scheme]}://{authority}/")
+            except (OSError, ValueError) as exc:
+                raise KMeansInputError(
+                    f"path {path!r}: the Spark Connect client cannot open its file system "
+                    f"({describe(exc)}); check the client's access to it (for hdfs://, "
+                    "Hadoop's libhdfs: ARROW_LIBHDFS_DIR, CLASSPATH), or run the job in a "
+                    "session of its own (spark-submit, --master)."
+                ) from None
+            self._stores[root] = fs, base.rstrip("/")
+        fs, base = self._stores[root]
+        return fs, (base + inner if inner != "/" else base or "/")
+
+    def _info(self, path: str) -> pafs.FileInfo:
+        fs, p = self._locate(path)
+        return fs.get_file_info(p)
+
+    def exists(self, path: str) -> bool:
+        return self._info(path).type != pafs.FileType.NotFound
+
+    def kind(self, path: str) -> str | None:
+        found = self._info(path).type
+        if found == pafs.FileType.NotFound:
+            return None
+        return "dir" if found == pafs.FileType.Directory else "file"
+
+    def size(self, path: str) -> int:
+        return int(self._info(path).size or 0)
+
+    def list_names(self, path: str) -> list[str]:
+        fs, p = self._locate(path)
+        return sorted(info.base_name for info in fs.get_file_info(pafs.FileSelector(p)))
+
+    def glob(self, pattern: str) -> list[str]:
+        """Hadoop's glob, one path component at a time (pyarrow has none)."""
+        root, parts = split(pattern)
+        prefix = root or "file:"
+        found = [""]
+        for part in parts:
+            step = []
+            for parent in found:
+                if has_glob(part):
+                    if self.kind(f"{prefix}{parent}/") == "dir":
+                        names = self.list_names(f"{prefix}{parent}/")
+                        step += [f"{parent}/{n}" for n in names if matches(n, part)]
+                elif self.exists(f"{prefix}{parent}/{part}"):
+                    step.append(f"{parent}/{part}")
+            found = step
+        return [self.qualify(f"{prefix}{p or '/'}") for p in found]
+
+    def delete(self, path: str) -> None:
+        fs, p = self._locate(path)
+        found = fs.get_file_info(p).type
+        if found == pafs.FileType.Directory:
+            fs.delete_dir(p)
+        elif found != pafs.FileType.NotFound:
+            fs.delete_file(p)
+
+    def delete_empty_dir(self, path: str) -> None:
+        fs, p = self._locate(path)
+        if fs is self._local:
+            os.rmdir(p)  # refuses, atomically, a directory that is not empty
+        elif fs.get_file_info(pafs.FileSelector(p)):
+            raise OSError(f"could not remove the empty directory {path}: it is not empty")
+        else:
+            fs.delete_dir(p)
+
+    def rename(self, src: str, dst: str) -> None:
+        fs, s = self._locate(src)
+        target_fs, d = self._locate(dst)
+        if target_fs is not fs or fs.get_file_info(d).type != pafs.FileType.NotFound:
+            raise OSError(f"could not rename {src} to {dst}: the target exists or is elsewhere")
+        if fs is self._local or fs.get_file_info(s).type != pafs.FileType.Directory:
+            fs.move(s, d)
+            return
+        try:
+            fs.move(s, d)
+        except OSError:  # an object store moves files only: copy the tree, then delete it
+            pafs.copy_files(s, d, source_filesystem=fs, destination_filesystem=fs)
+            fs.delete_dir(s)
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        fs, p = self._locate(path)
+        parent = p.rpartition("/")[0]
+        if parent:
+            fs.create_dir(parent, recursive=True)
+        with fs.open_output_stream(p) as stream:
+            stream.write(data)
+
+    def read_text(self, path: str) -> str:
+        fs, p = self._locate(path)
+        with fs.open_input_stream(p) as stream:
+            return bytes(stream.read()).decode("utf-8")
+
+    def qualify(self, path: str) -> str:
+        root, parts = split(path)
+        return f"{root or 'file:'}/{'/'.join(parts)}"
 
 
 # -- input -------------------------------------------------------------------------------
 
 
-def _resolved(fs: HadoopFS, path: str) -> str:
+def _resolved(fs: JobFS, path: str) -> str:
     """`` (resolved as ...)`` when the file system reads ``path`` as something else."""
     qualified = fs.qualify(path)
     bare = qualified.removeprefix("file:").lstrip("/")
     return "" if bare == path.lstrip("/") else f" (resolved as {qualified})"
 
 
-def check_input(fs: HadoopFS, path: str, name: str, run_date: str) -> None:
+def check_input(fs: JobFS, path: str, name: str, run_date: str) -> None:
     """Refuse, in our words, an input Spark would fail on with a stack trace."""
     fix = f"check the path, and --run-date ({run_date}) if it uses {{run_date}}"
     if has_glob(path):
@@ -153,7 +363,7 @@ def check_input(fs: HadoopFS, path: str, name: str, run_date: str) -> None:
 
 def read_input(
     spark: SparkSession,
-    fs: HadoopFS,
+    fs: JobFS,
     cfg: RunConfig,
     options: Mapping[str, str | bool] | None = None,
 ) -> DataFrame:
@@ -171,8 +381,9 @@ def read_input(
         reader = reader.option("header", inp.header).option("sep", inp.delimiter)
     if options:
         reader = reader.options(**options)
-    try:
+    try:  # the schema now: a Spark Connect client analyses a plan only when asked
         df = reader.load(inp.path)
+        df.schema  # noqa: B018
     except AnalysisException as exc:
         if exc.getCondition() != "UNABLE_TO_INFER_SCHEMA":
             raise
@@ -185,7 +396,10 @@ def read_input(
     if not inp.where:
         return df
     try:
-        return df.where(inp.where)
+        filtered = df.where(inp.where)
+        # a Connect client takes a filter's schema from its input's: analyse a projection
+        filtered.select("*").schema  # noqa: B018
+        return filtered
     except AnalysisException as exc:  # unknown column, syntax error
         text = str(exc).strip().splitlines()[0].split(" SQLSTATE")[0]
         raise KMeansInputError(
@@ -194,7 +408,7 @@ def read_input(
         ) from None
 
 
-def check_apart_on_fs(fs: HadoopFS, output: tuple[str, str], others: dict[str, str]) -> None:
+def check_apart_on_fs(fs: JobFS, output: tuple[str, str], others: dict[str, str]) -> None:
     """:func:`~kmeans_spark.app.paths.check_apart` on the paths as the file system sees them
     (``/x`` is ``hdfs:///x`` when HDFS is the default; relative paths have a home)."""
     name, path = output
@@ -211,7 +425,7 @@ class AtomicOutput:
     an earlier output of this job (it has :data:`MARKER`); anything else is refused.
     """
 
-    def __init__(self, fs: HadoopFS, cfg: RunConfig, command: str) -> None:
+    def __init__(self, fs: JobFS, cfg: RunConfig, command: str) -> None:
         self.fs = fs
         self.final = cfg.output.path.rstrip("/") or "/"
         self.name = cfg.name("output.path")
@@ -327,7 +541,7 @@ class AtomicOutput:
             raise
 
 
-def open_output(fs: HadoopFS, cfg: RunConfig, command: str) -> AtomicOutput:
+def open_output(fs: JobFS, cfg: RunConfig, command: str) -> AtomicOutput:
     """The run's output, refused now (before any work) if it is taken or overlaps a path the
     run reads (:meth:`RunConfig.read_paths`: ``--input``, ``--model``)."""
     check_apart_on_fs(fs, (cfg.name("output.path"), cfg.output.path), cfg.read_paths())
@@ -353,7 +567,7 @@ class SavedModel:
         return np.array(self.model.clusterCenters(), dtype=np.float64)
 
 
-def load_saved_model(fs: HadoopFS, path: str, name: str) -> SavedModel:
+def load_saved_model(fs: JobFS, path: str, name: str) -> SavedModel:
     """A model from a run directory (``model/`` + ``scaler.json``) or a model directory.
 
     A model directory named ``model`` is taken for a run's (its ``scaler.json`` is beside

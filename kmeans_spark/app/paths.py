@@ -45,6 +45,21 @@ def split(path: str) -> tuple[str, list[str]]:
     return root, [c for c in rest.split("/") if c]
 
 
+def absolute(path: str) -> str:
+    """A relative local path made absolute (against the working directory), normalised;
+    any other path (absolute, or with a scheme: ``file:``, ``hdfs://``) as it is."""
+    if _SCHEME.match(path) or os.path.isabs(path):
+        return path
+    return os.path.abspath(path)
+
+
+def matches(name: str, pattern: str) -> bool:
+    """Whether a file name matches one component of a Hadoop glob (or equals it)."""
+    if not has_glob(pattern):
+        return name == pattern
+    return _glob_regex(pattern).fullmatch(name) is not None
+
+
 def _glob_regex(component: str) -> re.Pattern[str]:
     """A Hadoop glob component as a regular expression."""
     out, depth, i = [], 0, 0
@@ -81,12 +96,6 @@ def _glob_regex(component: str) -> re.Pattern[str]:
         return re.compile(re.escape(component))
 
 
-def _matches(name: str, pattern: str) -> bool:
-    if not has_glob(pattern):
-        return name == pattern
-    return _glob_regex(pattern).fullmatch(name) is not None
-
-
 def relation(output: str, other: str) -> str | None:
     """How ``output`` stands to ``other`` (a path or a glob): ``"is"``, ``"is inside"``,
     ``"contains"``, or None when they are apart."""
@@ -95,7 +104,7 @@ def relation(output: str, other: str) -> str | None:
     if out_root != other_root:
         return None
     common = min(len(out), len(paths))
-    if not all(_matches(o, p) for o, p in zip(out[:common], paths[:common], strict=True)):
+    if not all(matches(o, p) for o, p in zip(out[:common], paths[:common], strict=True)):
         return None
     if len(out) == len(paths):
         return "is"

@@ -58,7 +58,7 @@ def predict(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
     from kmeans_spark.app import features, io
     from kmeans_spark.app.scaler import Scaler
 
-    fs = io.HadoopFS(spark)
+    fs = io.JobFS(spark)
     out = io.open_output(fs, cfg, "predict")
     name = cfg.name("job.model")
     saved = io.load_saved_model(fs, cfg.job.model, name)

@@ -54,7 +54,7 @@ from kmeans_spark.options import OPTIONS
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from kmeans_spark.app.io import HadoopFS
+    from kmeans_spark.app.io import JobFS
     from kmeans_spark.report.recommend_plots import RecommendedMovies
     from kmeans_spark.text import TextPipeline
 
@@ -139,13 +139,14 @@ class MovieInput:
         return sum(self.bad_rows.values()) + self.duplicates_dropped
 
 
-def read_movies(spark: SparkSession, fs: HadoopFS, cfg: RunConfig) -> MovieInput:
+def read_movies(spark: SparkSession, fs: JobFS, cfg: RunConfig) -> MovieInput:
     """Read, check and deduplicate the movies (one pass to check and count, cached); refuse
     what the rules of the module's docstring refuse."""
     from pyspark.sql import functions as F
 
     from kmeans_spark import text
     from kmeans_spark.app import io
+    from kmeans_spark.app.features import default_parallelism, partition_count
 
     inp, name = cfg.input, cfg.name("input.path")
     # TMDB's overviews may span lines, and its JSON quotes are doubled; every column text
@@ -175,8 +176,9 @@ def read_movies(spark: SparkSession, fs: HadoopFS, cfg: RunConfig) -> MovieInput
             raise _bad_row_error(checked, bad, cfg)
         good = checked.where(F.col(text.PROBLEM).isNull()).drop(text.PROBLEM, text.PROBLEM_COLUMN)
         good, duplicates = _deduplicated(good, checked, cfg)
-        if good.rdd.getNumPartitions() < _parallelism(spark):
-            good = good.repartition(_parallelism(spark))  # a CSV of many lines is one split
+        parallelism = default_parallelism(spark)
+        if partition_count(good) < parallelism:  # a CSV of many lines is one split
+            good = good.repartition(parallelism)
         movies = good.cache()
         rows = movies.count()
     finally:
@@ -189,10 +191,6 @@ def read_movies(spark: SparkSession, fs: HadoopFS, cfg: RunConfig) -> MovieInput
     return MovieInput(movies, rows_read, bad, duplicates, rows)
 
 
-def _parallelism(spark: SparkSession) -> int:
-    return max(1, int(spark.sparkContext.defaultParallelism))
-
-
 def _reasons(bad: dict[str, int], duplicates: int) -> str:
     parts = [f"{n} with a bad {c}" for c, n in sorted(bad.items())]
     if duplicates:
@@ -200,17 +198,19 @@ def _reasons(bad: dict[str, int], duplicates: int) -> str:
     return ", ".join(parts) or "none"
 
 
-def _first_rows(checked: DataFrame, title: str | None, limit: int) -> list[Any]:
+def _first_rows(
+    checked: DataFrame, title: str | None, limit: int
+) -> list[tuple[dict[str, Any], int]]:
     """The first ``limit`` bad rows (``title`` None), or good rows of ``title``, with their
     index in the input's order (0-based): the error path's own pass, for its message."""
-    from kmeans_spark import text
+    from pyspark.sql import functions as F
 
-    rows = checked.select("title", text.PROBLEM).rdd.zipWithIndex()
-    if title is None:
-        found = rows.filter(lambda pair: pair[0][text.PROBLEM] is not None)
-    else:
-        found = rows.filter(lambda pair: pair[0]["title"] == title and pair[0][1] is None)
-    return found.take(limit)
+    from kmeans_spark import text
+    from kmeans_spark.app.features import first_rows_where
+
+    problem = F.col(text.PROBLEM)
+    wanted = problem.isNotNull() if title is None else (F.col("title") == title) & problem.isNull()
+    return first_rows_where(checked, [F.col("title"), problem], wanted, limit)
 
 
 def _titles(n: int) -> str:
@@ -273,7 +273,7 @@ def _deduplicated(good: DataFrame, checked: DataFrame, cfg: RunConfig) -> tuple[
 # -- the pipeline ------------------------------------------------------------------------
 
 
-def load_pipeline(spark: SparkSession, fs: HadoopFS, path: str, name: str) -> TextPipeline:
+def load_pipeline(spark: SparkSession, fs: JobFS, path: str, name: str) -> TextPipeline:
     """The pipeline of an earlier recommend run (its output directory, or its pipeline/);
     anything else at ``path`` is refused, saying what it is."""
     from pyspark.ml import PipelineModel
@@ -324,7 +324,7 @@ def load_pipeline(spark: SparkSession, fs: HadoopFS, path: str, name: str) -> Te
     return pipeline
 
 
-def load_terms(fs: HadoopFS, path: str, named: str, fix: str) -> TermDictionary:
+def load_terms(fs: JobFS, path: str, named: str, fix: str) -> TermDictionary:
     """The term dictionary a hashing run saved beside its pipeline; its absence or damage
     is bad input, said so."""
     if fs.kind(path) != "file":
@@ -379,7 +379,7 @@ def recommend(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
     from kmeans_spark.report.plots import png_bytes
     from kmeans_spark.report.recommend_plots import recommendation_figures
 
-    fs = io.HadoopFS(spark)
+    fs = io.JobFS(spark)
     out = io.open_output(fs, cfg, COMMAND)
     phases: dict[str, float] = {}
     model_name = cfg.name("job.model")

@@ -1,5 +1,6 @@
 """What every command that works on data shares: its first log lines, its SparkSession
-(spark-submit's, or a local one for ``python -m``), the run's summary fields (what it read
+(a Spark Connect server's with ``--remote``, spark-submit's, or a local one for
+``python -m``), the run's summary fields (what it read
 and wrote, config without secrets, versions, timings), and the one-line JSON result on
 stdout that a scheduler can parse.
 
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from kmeans_spark import __version__
-from kmeans_spark.app.config import RunConfig, SparkConfig
+from kmeans_spark.app.config import LOG_LEVEL_KEY, RunConfig, SparkConfig
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -78,10 +79,16 @@ def quiet_pyspark_loggers() -> None:
 
 
 def job_session(app_name: str, spark: SparkConfig) -> SparkSession:
-    """The SparkSession of a job run. Under spark-submit the master and JVM settings come
-    from spark-submit; with ``python -m`` they come from the config (default local[*])."""
-    from kmeans_spark.session import local_session, submitted_session
+    """The SparkSession of a job run. With a Spark Connect URL (``--remote``,
+    ``spark.remote``, ``SPARK_REMOTE``), a client of that server, which owns the master and
+    the static settings; under spark-submit the master and JVM settings come from
+    spark-submit; with ``python -m`` they come from the config (default local[*])."""
+    from kmeans_spark.session import connect_session, local_session, submitted_session
 
+    if spark.remote:
+        settings = {k: v for k, v in spark.session_settings().items() if k != LOG_LEVEL_KEY}
+        level = spark.settings.get(LOG_LEVEL_KEY, "")
+        return connect_session(spark.remote, spark.remote_from, settings, level)
     if under_spark_submit():
         return submitted_session(app_name, spark.session_settings())
     # no progress bars between the log lines, as under spark-submit
@@ -106,15 +113,19 @@ def run_on_spark(
     """Start the session, do ``work``, print its brief result; the session stops after
     (unless spark-submit owns it). A given ``session`` (the tests' own) is used as it is and
     left running."""
+    from kmeans_spark.session import is_connect, set_log_level
+
     if not verbose:
         quiet_pyspark_loggers()
     spark = session or job_session(f"kmeans-spark {command} {cfg.run_date}", cfg.spark)
     try:
         if session is None:
-            spark.sparkContext.setLogLevel(cfg.spark.log_level)  # checked with the config
+            set_log_level(spark, cfg.spark.log_level)  # checked with the config
+        if is_connect(spark):  # the server resolves relative paths against its own directory
+            cfg = cfg.with_absolute_paths()
         result = work(spark, cfg)
     finally:
-        if session is None and not under_spark_submit():
+        if session is None and (is_connect(spark) or not under_spark_submit()):
             spark.stop()
     print(json.dumps({k: result[k] for k in BRIEF if k in result}), flush=True)
     return 0

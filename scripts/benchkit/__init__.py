@@ -6,7 +6,8 @@ thin entry point (``scripts/bench.py``: the fit benchmark); the work lives here.
 is a concern a new benchmark (scoring, spark-submit job, k-sweep) reuses as it is:
 
 ========== ==================================================================================
-config     presets, variant names and labels, ``Config`` and the fit benchmark's arguments
+config     presets, variant names and labels, ``Config`` and the fit benchmark's arguments;
+           the command-line parts every benchmark shares (name lists, preset sizes, bounds)
 data       seeded blobs written once as Parquet and reused; the shared init; the SSE
 spark      the one local[2] session (+ MLlib's timing log), the cached input DataFrame/RDD,
            MLlib's log lines, Spark job durations, storage and versions
@@ -17,8 +18,8 @@ variants   one timed fit of each row: ours, MLlib (ml and RDD API), scikit-learn
 floor      platform limits measured in the same run (GEMM, empty Spark job, in-process step)
 report     medians per variant, ratios, tables (missing values as "-"), plain JSON
 fit        the fit benchmark: one preset, every variant, its tables and JSON
-framepath  a Lloyd pass over resident blocks: the RDD path against the DataFrame-only path
-           (kmeans_spark.frameblocks, issue #17), classic or under a local Spark Connect server
+framepath  a Lloyd pass over resident blocks: the RDD transport against the DataFrame one
+           (kmeans_spark.blocks_frame, issue #17), classic or under a local Spark Connect server
 job        the job end to end: fresh spark-submits of ours and of scripts/mllib_job.py,
            timed from outside, their phases, outputs checked (Spark only in subprocesses)
 ========== ==================================================================================

@@ -1,11 +1,15 @@
-"""Presets, the variants (rows) and the fit benchmark's command line."""
+"""Presets, the variants (rows) and the fit benchmark's command line; the command-line parts
+every benchmark shares: name lists (:func:`add_names`), preset sizes and their overrides
+(:func:`add_size_args`, :func:`sized`), seeds and repeats (:func:`add_run_args`), and the
+usage errors (:func:`check_at_least`, :func:`check_json_per_name`)."""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,6 +62,69 @@ def csv_list(values: Sequence[str]) -> list[str]:
     return [v.strip() for text in values for v in text.split(",") if v.strip()]
 
 
+class _Names(argparse.Action):
+    """A repeatable, comma-separated flag of names out of ``known`` (see :func:`add_names`):
+    the names given, in order, else the default; an unknown name is a usage error (exit 2)
+    naming the choices."""
+
+    def __init__(self, *args: Any, known: Sequence[str], what: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.known = list(known)
+        self.what = what
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        names = csv_list([str(values)])
+        unknown = [name for name in names if name not in self.known]
+        if unknown:
+            parser.error(f"unknown {self.what}(s) {unknown}; choose from {', '.join(self.known)}")
+        given = getattr(namespace, self.dest)
+        # the default is replaced by the first use, not extended
+        setattr(namespace, self.dest, (given if given is not self.default else []) + names)
+
+
+def add_names(
+    p: argparse.ArgumentParser,
+    flag: str,
+    known: Sequence[str],
+    default: Sequence[str],
+    what: str,
+) -> None:
+    """``flag`` (repeatable, comma lists) names some of ``known``: ``args.<flag>`` is the
+    list given, in the order given, else ``default`` (empty: the caller decides)."""
+    if not default or list(default) == list(known):
+        shown = " (default all)" if default else ""
+    else:
+        shown = f" (default {','.join(default)})"
+    p.add_argument(
+        flag,
+        action=_Names,
+        known=known,
+        what=what,
+        default=list(default),
+        metavar="NAMES",
+        help=f"{what}s, comma list of {','.join(known)}{shown}",
+    )
+
+
+def add_size_args(p: argparse.ArgumentParser, k_help: str = "true and fitted k") -> None:
+    """The blobs' shape, each overriding the preset's, and their spread."""
+    p.add_argument("--n", type=int, help="rows (overrides the preset)")
+    p.add_argument("--d", type=int, help="dimensions")
+    p.add_argument("--k", type=int, help=k_help)
+    p.add_argument("--spread", type=float, default=1.0, help="blob std (centres in [-10,10]^d)")
+
+
+def sized(preset: Mapping[str, int], args: argparse.Namespace) -> dict[str, int]:
+    """A preset's sizes, each replaced by the flag of its name where one is given."""
+    return {key: getattr(args, key, None) or value for key, value in preset.items()}
+
+
 def add_run_args(p: argparse.ArgumentParser) -> None:
     """The flags of every side-by-side benchmark in one session: the data's and the fits'
     seeds (the fits' also draws a shared init), the cached input's partitions, maxIter,
@@ -70,20 +137,24 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--driver-memory", default="12g", help="spark.driver.memory")
 
 
-def chosen(
-    parser: argparse.ArgumentParser,
-    given: Sequence[str],
-    known: Sequence[str],
-    what: str,
-    default: Sequence[str],
-) -> list[str]:
-    """The names of a repeatable, comma-separated flag (``default`` when none is given), in
-    the order given; an unknown one is a usage error (exit 2) naming the choices."""
-    names = csv_list(given) or list(default)
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        parser.error(f"unknown {what}(s) {unknown}; choose from {', '.join(known)}")
-    return names
+def check_at_least(p: argparse.ArgumentParser, args: argparse.Namespace, **least: int) -> None:
+    """A usage error (exit 2) naming every flag below its least value (``None``: not given,
+    fine): ``check_at_least(p, args, repeats=1, max_iter=2)``."""
+    low = [
+        f"--{name.replace('_', '-')}={value} must be >= {bound}"
+        for name, bound in least.items()
+        if (value := getattr(args, name)) is not None and value < bound
+    ]
+    if low:
+        p.error("; ".join(low))
+
+
+def check_json_per_name(
+    p: argparse.ArgumentParser, template: str, placeholder: str, names: Sequence[str]
+) -> None:
+    """With several names, each run's JSON needs its own path: ``placeholder`` in it."""
+    if len(names) > 1 and placeholder not in template:
+        p.error(f"with several {placeholder[1:-1]}s, --json must contain {placeholder}")
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[Config]]:
@@ -91,15 +162,10 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[Con
         description="Benchmark kmeans_spark.KMeans against Spark MLlib and scikit-learn.",
         epilog="See the module docstring (scripts/bench.py) for what every number means.",
     )
-    p.add_argument("--preset", action="append", default=[], help="name or comma list")
-    p.add_argument("--n", type=int, help="rows (overrides the preset)")
-    p.add_argument("--d", type=int, help="dimensions")
-    p.add_argument("--k", type=int, help="true and fitted k")
-    p.add_argument("--spread", type=float, default=1.0, help="blob std (centres in [-10,10]^d)")
+    add_names(p, "--preset", list(PRESETS), ["small"], "preset")
+    add_size_args(p)
     add_run_args(p)
-    p.add_argument(
-        "--variants", action="append", default=[], help=f"subset of {','.join(VARIANTS)}"
-    )
+    add_names(p, "--variants", list(VARIANTS), list(VARIANTS), "variant")
     p.add_argument("--floor", action="store_true", help="also measure the platform floor")
     p.add_argument(
         "--mllib-split",
@@ -115,15 +181,11 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[Con
         help="output path; {preset} is replaced by the preset name",
     )
     args = p.parse_args(argv)
-    presets = chosen(p, args.preset, list(PRESETS), "preset", ["small"])
-    variants = chosen(p, args.variants, list(VARIANTS), "variant", list(VARIANTS))
-    if len(presets) > 1 and "{preset}" not in args.json:
-        p.error("with several presets, --json must contain {preset}")
-    if args.repeats < 1 or args.max_iter < 2 or args.partitions < 1:
-        p.error("--repeats and --partitions must be >= 1, --max-iter >= 2")
+    check_json_per_name(p, args.json, "{preset}", args.preset)
+    check_at_least(p, args, repeats=1, partitions=1, max_iter=2)
     configs = []
-    for name in presets:
-        size = {key: getattr(args, key) or value for key, value in PRESETS[name].items()}
+    for name in args.preset:
+        size = sized(PRESETS[name], args)
         configs.append(
             Config(
                 preset=name,
@@ -136,7 +198,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[Con
                 partitions=args.partitions,
                 max_iter=args.max_iter,
                 repeats=args.repeats,
-                variants=[v for v in VARIANTS if v in variants],
+                variants=[v for v in VARIANTS if v in args.variants],
                 floor=args.floor,
                 json_path=Path(args.json.replace("{preset}", name)),
                 data_dir=Path(args.data_dir),

@@ -11,9 +11,12 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from kmeans_spark.datagen import Blobs
 
 WRITE_CHUNK_ROWS = 65_536
 
@@ -80,26 +83,33 @@ def read_parquet(path: Path, n: int, d: int) -> tuple[np.ndarray, dict[str, Any]
     return x, json.loads(raw_meta)
 
 
-def load_data(cfg: BlobSpec) -> tuple[np.ndarray, Path, dict[str, Any]]:
-    """The blobs as numpy and the Parquet path; generated and written only when missing."""
+def make_data(cfg: BlobSpec) -> tuple[Blobs, dict[str, Any]]:
+    """The blobs ``cfg`` names, generated, and what the written data records of them: the
+    spec and the SSE of the generating clusters (the oracle)."""
     from kmeans_spark.datagen import make_blobs
 
-    path = data_path(cfg)
-    t0 = time.perf_counter()
-    if path.exists():
-        x, meta = read_parquet(path, cfg.n, cfg.d)
-        info = {"path": str(path), "reused": True, "read_s": time.perf_counter() - t0, **meta}
-        return x, path, info
     blobs = make_blobs(cfg.n, cfg.d, cfg.k, spread=cfg.spread, seed=cfg.data_seed)
-    gen_s = time.perf_counter() - t0
     meta = {
         "n": cfg.n,
         "d": cfg.d,
         "k": cfg.k,
         "spread": cfg.spread,
         "data_seed": cfg.data_seed,
-        "oracle_sse": blobs.oracle_cost(),  # SSE of the generating clusters
+        "oracle_sse": blobs.oracle_cost(),
     }
+    return blobs, meta
+
+
+def load_data(cfg: BlobSpec) -> tuple[np.ndarray, Path, dict[str, Any]]:
+    """The blobs as numpy and the Parquet path; generated and written only when missing."""
+    path = data_path(cfg)
+    t0 = time.perf_counter()
+    if path.exists():
+        x, meta = read_parquet(path, cfg.n, cfg.d)
+        info = {"path": str(path), "reused": True, "read_s": time.perf_counter() - t0, **meta}
+        return x, path, info
+    blobs, meta = make_data(cfg)
+    gen_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     write_parquet(blobs.x, path, meta)
     info = {

@@ -1,6 +1,8 @@
 """The frame-path benchmark (scripts/bench_frame_path.py): a Lloyd pass over resident blocks
-through the RDD of handles (:class:`kmeans_spark.blocks.ResidentBlocks`) against the
-DataFrame-only path (:class:`kmeans_spark.frameblocks.FrameBlocks`), same data, same start.
+(:class:`kmeans_spark.blocks.ResidentBlocks`) on its RDD transport (the cached RDD of
+handles, :mod:`kmeans_spark.blocks_rdd`) against its DataFrame transport (the cached
+DataFrame of handles, :mod:`kmeans_spark.blocks_frame`), same data, same start. The variant
+``resident`` is ``Tuning(transport="rdd")``, ``frame`` is ``Tuning(transport="dataframe")``.
 
 Per preset (``medium``, ``wide`` of scripts/bench.py): the Parquet input is read once, as
 one ``array<double>`` feature column repartitioned to ``--partitions`` and cached. Each
@@ -39,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .config import PRESETS, REPO, chosen
+from .config import PRESETS, REPO, add_names, check_at_least
 from .data import data_path
 from .memory import machine
 from .report import Column, table_lines, write_json
@@ -50,7 +52,9 @@ if TYPE_CHECKING:
 
     from kmeans_spark.lloyd import LloydResult
 
-VARIANTS = {"resident": "RDD (ResidentBlocks)", "frame": "DataFrame (FrameBlocks)"}
+VARIANTS = {"resident": "RDD transport", "frame": "DataFrame transport"}
+#: The engine's transport of each variant (``Tuning.transport``).
+TRANSPORT = {"resident": "rdd", "frame": "dataframe"}
 #: The issue's rule: within this ratio per pass, one path serves both session kinds.
 SAME_SPEED = 0.05
 
@@ -71,9 +75,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Per-pass time of Lloyd over resident blocks: RDD path vs DataFrame path.",
         epilog="See scripts/benchkit/framepath.py for what every number means.",
     )
-    p.add_argument("--preset", action="append", default=[], help="medium, wide (comma list)")
+    add_names(p, "--preset", list(PRESETS), ["medium", "wide"], "preset")
     p.add_argument("--session", choices=("classic", "connect"), default="classic")
-    p.add_argument("--variants", action="append", default=[], help="resident, frame")
+    # default: both in a classic session, the frame path alone under Connect
+    add_names(p, "--variants", list(VARIANTS), [], "variant")
     p.add_argument("--repeats", type=int, default=5, help="timed repetitions")
     p.add_argument("--max-iter", type=int, default=10)
     p.add_argument("--partitions", type=int, default=2, help="partitions of the cached input")
@@ -86,13 +91,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--json", default=str(REPO / "bench-results" / "frame-path-{session}.json"))
     p.add_argument("--compare", help="a classic run's JSON: compare centres (rtol 1e-9)")
     args = p.parse_args(argv)
-    args.presets = chosen(p, args.preset, list(PRESETS), "preset", ["medium", "wide"])
+    args.presets = args.preset
     default = ["resident", "frame"] if args.session == "classic" else ["frame"]
-    args.variant_keys = chosen(p, args.variants, list(VARIANTS), "variant", default)
+    args.variant_keys = args.variants or default
     if args.session == "connect" and "resident" in args.variant_keys:
         p.error("--session connect has no RDD API: only the frame variant runs there")
-    if args.repeats < 1 or args.max_iter < 2:
-        p.error("--repeats must be >= 1, --max-iter >= 2")
+    check_at_least(p, args, repeats=1, max_iter=2)
     return args
 
 
@@ -173,15 +177,15 @@ def fit_once(
     """Load the blocks with ``variant``'s engine, run Lloyd from ``starts`` (when empty:
     from the load's sample, appended to it), remove the blocks; the timings."""
     from kmeans_spark.blocks import ResidentBlocks
-    from kmeans_spark.frameblocks import FrameBlocks
     from kmeans_spark.lloyd import run_lloyd_runs
     from kmeans_spark.load import LoadSettings
     from kmeans_spark.seeding import random_init
+    from kmeans_spark.tuning import Tuning
 
     settings = LoadSettings(sample_size=cfg.k, seed=args.seed)
-    engine = ResidentBlocks if variant == "resident" else FrameBlocks
+    tuning = Tuning(transport=TRANSPORT[variant])
     t0 = time.perf_counter()
-    with engine(features, settings, k=cfg.k) as blocks:
+    with ResidentBlocks(features, settings, k=cfg.k, tuning=tuning) as blocks:
         handles = blocks.load()
         load_s = time.perf_counter() - t0
         if not starts:

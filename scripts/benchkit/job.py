@@ -42,7 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from benchkit.config import REPO, csv_list
+from benchkit.config import REPO, add_names, check_at_least
+from benchkit.data import make_data
 from benchkit.memory import machine
 from benchkit.report import Column, ratio, table_lines, write_json
 from benchkit.spark import LOG4J2_TEMPLATE, MllibLog
@@ -127,7 +128,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[Job
         description="The fit job end to end: ours (spark-submit) against plain MLlib.",
         epilog="See scripts/benchkit/job.py for what is timed and checked.",
     )
-    p.add_argument("--preset", action="append", default=[], help="job16,job64 (default both)")
+    add_names(p, "--preset", list(JOB_PRESETS), list(JOB_PRESETS), "preset")
     p.add_argument("--repeats", type=int, default=3, help="runs of each job, alternating")
     p.add_argument("--rows", type=int, help="rows, overriding every preset's (smoke tests)")
     p.add_argument("--files", type=int, default=4, help="Parquet files of the input")
@@ -152,14 +153,9 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[Job
     )
     p.add_argument("--json", default=str(REPO / "bench-results" / "job.json"))
     args = p.parse_args(argv)
-    names = csv_list(args.preset) or list(JOB_PRESETS)
-    unknown = [n for n in names if n not in JOB_PRESETS]
-    if unknown:
-        p.error(f"unknown preset {unknown[0]!r}; choose from {', '.join(JOB_PRESETS)}")
-    if args.repeats < 1 or args.files < 1 or (args.rows is not None and args.rows < 1000):
-        p.error("--repeats and --files must be >= 1, --rows >= 1000")
+    check_at_least(p, args, repeats=1, files=1, rows=1000)
     configs = []
-    for name in names:
+    for name in args.preset:
         preset = JOB_PRESETS[name]
         configs.append(
             JobConfig(
@@ -201,7 +197,7 @@ def job_data(cfg: JobConfig) -> tuple[Path, dict[str, Any]]:
     ``label`` (``kmeans_spark.datagen``, as the job's tests and demo have them), generated
     once into a temporary sibling and renamed, so a killed run never leaves half a data
     set that a later run would take as complete."""
-    from kmeans_spark.datagen import make_blobs, write_blobs
+    from kmeans_spark.datagen import write_blobs
 
     path = data_dir(cfg)
     if (path / DATA_META).is_file():
@@ -211,16 +207,8 @@ def job_data(cfg: JobConfig) -> tuple[Path, dict[str, Any]]:
             **json.loads((path / DATA_META).read_text()),
         }
     t0 = time.perf_counter()
-    blobs = make_blobs(cfg.n, cfg.d, cfg.k, spread=cfg.spread, seed=cfg.data_seed)
-    meta = {
-        "n": cfg.n,
-        "d": cfg.d,
-        "k": cfg.k,
-        "spread": cfg.spread,
-        "data_seed": cfg.data_seed,
-        "files": cfg.files,
-        "oracle_sse": blobs.oracle_cost(),  # SSE of the generating clusters
-    }
+    blobs, meta = make_data(cfg)
+    meta["files"] = cfg.files
     tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     write_blobs(str(tmp), blobs, "parquet", files=cfg.files)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchkit.config import REPO, csv_list
+from benchkit.config import REPO, add_names, csv_list
 from benchkit.data import initial_centers, load_data
 from benchkit.report import Column, ratio, table_lines, write_json
 from benchkit.spark import bench_session, cached_input, versions
@@ -74,7 +74,7 @@ class ScoreConfig:
 
 def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[ScoreConfig]]:
     parser = argparse.ArgumentParser(description="Scoring: ours against MLlib's transform.")
-    parser.add_argument("--preset", action="append", default=[], help="score16,score64,...")
+    add_names(parser, "--preset", list(SCORE_PRESETS), list(SCORE_PRESETS), "preset")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--partitions", type=int, default=2)
     parser.add_argument("--spread", type=float, default=1.0)
@@ -87,10 +87,6 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[Sco
     parser.add_argument("--sweep-dims", default=",".join(map(str, SWEEP_DIMS)))
     parser.add_argument("--sweep-ks", default=",".join(map(str, SWEEP_KS)))
     args = parser.parse_args(argv)
-    names = csv_list(args.preset) or list(SCORE_PRESETS)
-    unknown = [n for n in names if n not in SCORE_PRESETS]
-    if unknown:
-        parser.error(f"unknown preset {unknown[0]!r}; choose from {', '.join(SCORE_PRESETS)}")
     configs = [
         ScoreConfig(
             preset=name,
@@ -101,7 +97,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[Sco
             data_dir=Path(args.data_dir),
             **SCORE_PRESETS[name],
         )
-        for name in names
+        for name in args.preset
     ]
     return args, configs
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .config import PRESETS, REPO, add_run_args, csv_list
+from .config import PRESETS, REPO, add_names, add_run_args, add_size_args, check_at_least, sized
 from .data import load_data, sse
 from .memory import machine
 from .report import Column, fmt, ratio, table_lines, write_json
@@ -102,10 +102,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, SweepCon
         epilog="See scripts/bench_sweep.py for what every number means.",
     )
     p.add_argument("--preset", default="medium", choices=list(PRESETS))
-    p.add_argument("--n", type=int, help="rows (overrides the preset)")
-    p.add_argument("--d", type=int, help="dimensions")
-    p.add_argument("--k", type=int, help="blobs in the data and k of the nInit rows")
-    p.add_argument("--spread", type=float, default=1.0, help="blob std (centres in [-10,10]^d)")
+    add_size_args(p, k_help="blobs in the data and k of the nInit rows")
     add_run_args(p)
     p.add_argument("--tol", type=float, default=1e-4)
     p.add_argument("--k-min", type=int, default=2)
@@ -118,19 +115,12 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, SweepCon
         help="what ours reads: the cached vector column MLlib reads (featuresCol, default) "
         "or d double columns cached beside it in the same DataFrame (inputCols)",
     )
-    p.add_argument(
-        "--variants", action="append", default=[], help=f"subset of {','.join(VARIANT_KEYS)}"
-    )
+    add_names(p, "--variants", VARIANT_KEYS, VARIANT_KEYS, "variant")
     p.add_argument("--data-dir", default=str(REPO / "bench-results" / "data"))
     p.add_argument("--json", default=str(REPO / "bench-results" / "sweep.json"))
     args = p.parse_args(argv)
-    variants = csv_list(args.variants) or list(VARIANT_KEYS)
-    bad = [v for v in variants if v not in VARIANT_KEYS]
-    if bad:
-        p.error(f"unknown variant(s) {bad}; choose from {', '.join(VARIANT_KEYS)}")
-    size = {key: getattr(args, key) or value for key, value in PRESETS[args.preset].items()}
-    if args.repeats < 1 or args.partitions < 1 or args.max_iter < 1:
-        p.error("--repeats, --partitions and --max-iter must be >= 1")
+    size = sized(PRESETS[args.preset], args)
+    check_at_least(p, args, repeats=1, partitions=1, max_iter=1)
     if args.k_min < 2 or args.k_max < args.k_min:
         p.error(f"--k-min={args.k_min} must be >= 2 and --k-max={args.k_max} >= --k-min")
     if args.n_init < 2:
@@ -152,7 +142,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, SweepCon
         n_init=args.n_init,
         repeats=args.repeats,
         ours_input=args.ours_input,
-        variants=[v for v in VARIANT_KEYS if v in variants],
+        variants=[v for v in VARIANT_KEYS if v in args.variants],
         json_path=Path(args.json),
     )
     return args, cfg

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .config import REPO, add_run_args, chosen
+from .config import REPO, add_names, add_run_args, check_at_least, check_json_per_name, sized
 from .memory import machine
 from .report import Column, ratio, table_lines, write_json
 from .sweep import time_stats, yes_no
@@ -92,9 +92,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[Tex
         "documents, cosine and Euclidean (issue #15's goal).",
         epilog="See scripts/bench_text.py for what every number means.",
     )
-    p.add_argument(
-        "--sizes", action="append", default=[], help=f"names or comma list of {', '.join(SIZES)}"
-    )
+    add_names(p, "--sizes", list(SIZES), ["full"], "size")
     p.add_argument("--docs", type=int, help="documents (overrides the size's)")
     p.add_argument("--features", type=int, help="hashed features (overrides the size's)")
     p.add_argument("--topics", type=int, help="generating topics (overrides the size's)")
@@ -104,7 +102,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[Tex
     )
     add_run_args(p)
     p.add_argument("--tol", type=float, default=1e-4)
-    p.add_argument("--measures", action="append", default=[], help="cosine, euclidean or both")
+    add_names(p, "--measures", MEASURES, MEASURES, "measure")
     p.add_argument("--data-dir", default=str(REPO / "bench-data"))
     p.add_argument(
         "--json",
@@ -112,15 +110,11 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[Tex
         help="output path; {size} is replaced by the size's name",
     )
     args = p.parse_args(argv)
-    sizes = chosen(p, args.sizes, list(SIZES), "size", ["full"])
-    measures = chosen(p, args.measures, MEASURES, "measure", MEASURES)
-    if len(sizes) > 1 and "{size}" not in args.json:
-        p.error("with several sizes, --json must contain {size}")
-    if args.repeats < 1 or args.partitions < 1 or args.max_iter < 1:
-        p.error("--repeats, --partitions and --max-iter must be >= 1")
+    check_json_per_name(p, args.json, "{size}", args.sizes)
+    check_at_least(p, args, repeats=1, partitions=1, max_iter=1)
     configs = []
-    for name in sizes:
-        size = {key: getattr(args, key) or value for key, value in SIZES[name].items()}
+    for name in args.sizes:
+        size = sized(SIZES[name], args)
         if args.topics and not args.k:
             size["k"] = args.topics
         if size["k"] < 2 or size["k"] > size["docs"]:
@@ -132,7 +126,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[argparse.Namespace, list[Tex
                 **size,
                 **{key: getattr(args, key) for key in same},
                 data_dir=Path(args.data_dir),
-                measures=[m for m in MEASURES if m in measures],
+                measures=[m for m in MEASURES if m in args.measures],
                 json_path=Path(args.json.replace("{size}", name)),
             )
         )

@@ -224,7 +224,7 @@ def test_the_labelling_runs_where_the_blocks_are_and_fails_if_they_are_gone(spar
             sc.parallelize([0], 1).count()  # any job refreshes the scheduler's cache locations
             jsc = sc._jsc.sc()
             labelled = frame._jdf.queryExecution().executedPlan().execute()
-            handles = fitted.blocks._rdd._jrdd.rdd()  # type: ignore[union-attr]
+            handles = fitted.blocks._transport.rdd._jrdd.rdd()  # type: ignore[attr-defined]
             assert labelled.getNumPartitions() == handles.getNumPartitions() == 4
             for p in range(4):
                 want = jsc.getPreferredLocs(handles, p).toString()

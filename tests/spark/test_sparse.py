@@ -229,8 +229,40 @@ def test_a_sweep_on_sparse_blocks(sparse_df: Any, dense_df: Any) -> None:
         np.testing.assert_allclose(
             centres(sparse_sweep.model(k)), centres(dense_sweep.model(k)), atol=1e-9
         )
-    with pytest.raises(KMeansInputError, match="metrics=False"):
-        km.sweep(sparse_df, [2, 3])
+
+
+@pytest.mark.parametrize("measure", ["euclidean", "cosine"])
+def test_sweep_metrics_on_sparse_blocks_are_the_dense_ones_and_sparks(
+    spark: Any, docs: sp.csr_array, measure: str
+) -> None:
+    """``sweep(metrics=True)`` on a SparseVector column (CSR blocks, CSR sample) gives the
+    metrics of the same rows as DenseVectors, weights included; its silhouette is Spark's
+    ``ClusteringEvaluator``'s on the model's predictions."""
+    from pyspark.ml.evaluation import ClusteringEvaluator
+
+    weights = np.random.default_rng(2).uniform(0.5, 2.0, docs.shape[0])
+    sparse_w = vector_frame(spark, docs, weights=weights).cache()
+    dense_w = vector_frame(spark, docs, dense=True, weights=weights).cache()
+    km = estimator(distanceMeasure=measure, weightCol="w")
+    try:
+        sparse_sweep = km.sweep(sparse_w, [2, 4], sampleSize=100)
+        dense_sweep = km.sweep(dense_w, [2, 4], sampleSize=100)
+        for k in (2, 4):
+            got, want = sparse_sweep.metrics(k), dense_sweep.metrics(k)
+            assert got is not None and want is not None
+            assert sp.issparse(got.sample_rows) and got.sample_rows.shape == (100, DIM)
+            assert sorted(got.cluster_sizes) == sorted(want.cluster_sizes)
+            for name in ("sse", "calinski_harabasz", "davies_bouldin", "silhouette"):
+                assert getattr(got, name) == pytest.approx(getattr(want, name), rel=1e-9), name
+            # the sample: the same rows (keys depend on weights, partitions and the seed)
+            assert got.silhouette_sample == pytest.approx(want.silhouette_sample, rel=1e-9)
+            spark_measure = "cosine" if measure == "cosine" else "squaredEuclidean"
+            predictions = sparse_sweep.model(k).transform(sparse_w)
+            evaluator = ClusteringEvaluator(distanceMeasure=spark_measure, weightCol="w")
+            assert got.silhouette == pytest.approx(evaluator.evaluate(predictions), rel=1e-9)
+    finally:
+        sparse_w.unpersist()
+        dense_w.unpersist()
 
 
 def test_a_sparse_fitted_model_transforms_sparse_rows(sparse_df: Any, dense_df: Any) -> None:

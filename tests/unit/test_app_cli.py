@@ -123,6 +123,19 @@ pytestmark = pytest.mark.usefixtures("no_spark")
             ["fit", "--model", "runs/a", "--input", "lake", "--features", "x", "--output", "o"],
             "error: unrecognized arguments: --model runs/a (see kmeans-spark --help).",
         ),
+        (
+            [*FIT, "--remote", "localhost:15002/;token=hunter2"],
+            "error: --remote 'localhost:15002/;token=***' is not a Spark Connect URL: it must "
+            "look like sc://HOST:PORT (port 1-65535, 15002 if left out; options as "
+            "/;token=...), e.g. sc://spark-connect.example.com:15002; fix the URL, or leave "
+            "--remote out to run a session of the job's own.",
+        ),
+        (
+            [*FIT, "--remote", "sc://spark:15002", "--master", "local[2]"],
+            "error: --remote 'sc://spark:15002' and --master 'local[2]' are both given, but a "
+            "Spark Connect server has its own master: pass --master for a session of the "
+            "job's own, or --remote for the server's.",
+        ),
         (["demo", "--k", "1"], "error: --k=1 must be >= 2; ask for at least two clusters."),
         (["demo", "--rows", "3"], "error: --rows=3 must be >= --k=5; ask for more rows."),
     ],
@@ -458,3 +471,33 @@ def test_a_local_session_leaves_the_process_environment_alone(
     assert session.local_session("t", master="local[2]") == "session"
     assert dict(os.environ) == before
     assert settings["spark.driver.host"] == settings["spark.driver.bindAddress"] == "127.0.0.1"
+
+
+# -- Spark Connect: a server that does not answer -------------------------------------------
+
+
+def test_a_connect_server_that_does_not_answer_is_one_line(tmp_path: Path) -> None:
+    """No JVM: the job is a Connect client that cannot reach its server (a closed port); one
+    line naming the URL (token masked) and the fix, exit 2, nothing written."""
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    (tmp_path / "in").mkdir()
+    url = f"sc://127.0.0.1:{port}/;token=hunter2"
+    done = subprocess.run(
+        [sys.executable, "-m", "kmeans_spark", *FIT[:2], "in", *FIT[3:], "--remote", url],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, stdin=subprocess.DEVNULL,
+        env={k: v for k, v in os.environ.items() if k != "SPARK_REMOTE"},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert [line for line in lines if not line.split(" ", 2)[-1].startswith("INFO")] == [
+        f"error: cannot reach the Spark Connect server sc://127.0.0.1:{port}/;token=*** (given "
+        "by --remote): UNAVAILABLE: Connection refused; start the server "
+        "(sbin/start-connect-server.sh) or fix the URL (host, port, ;token=), then run again."
+    ]
+    assert "hunter2" not in done.stderr and "Traceback" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]

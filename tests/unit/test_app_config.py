@@ -11,6 +11,7 @@ import pytest
 
 from kmeans_spark.app.config import DEFAULTS, TABLES, load_config
 from kmeans_spark.app.paths import relation, split, template
+from kmeans_spark.connect_url import REMOTE_ENV, connect_address, without_token
 from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.options import OPTIONS
 
@@ -284,3 +285,90 @@ def test_credentials_are_masked_in_the_summary(key: str) -> None:
 
     cfg = load_config(None, layer(spark={key: "hunter2", **PLAIN}), None)
     assert redacted(cfg)["spark"] == {key: "***", **PLAIN}
+
+
+# -- Spark Connect: the server's URL -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "address"),
+    [
+        ("sc://localhost:15002", ("localhost", 15002)),
+        ("sc://spark.example.com", ("spark.example.com", 15002)),  # Spark's default port
+        ("sc://10.0.0.5:443/;use_ssl=true;token=abc", ("10.0.0.5", 443)),
+        ("sc://[::1]:9000/", ("::1", 9000)),
+    ],
+)
+def test_connect_urls_give_host_and_port(url: str, address: tuple[str, int]) -> None:
+    assert connect_address(url, "--remote") == address
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["localhost:15002", "http://h:1", "sc://", "sc://h:0", "sc://h:65536", "sc://h:x",
+     "sc://h:1/path", "sc://-h:1", "local[2]", "sc://h:1/;token"],
+)  # fmt: skip
+def test_other_urls_are_one_line_errors(url: str) -> None:
+    with pytest.raises(KMeansInputError) as err:
+        connect_address(url, "--remote")
+    assert str(err.value) == (
+        f"--remote {url!r} is not a Spark Connect URL: it must look like sc://HOST:PORT (port "
+        "1-65535, 15002 if left out; options as /;token=...), e.g. "
+        "sc://spark-connect.example.com:15002; fix the URL, or leave --remote out to run a "
+        "session of the job's own."
+    )
+
+
+def test_the_url_comes_from_the_command_line_a_file_or_spark_remote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(REMOTE_ENV, raising=False)
+    conf = tmp_path / "c.toml"
+    conf.write_text('[spark]\n"spark.remote" = "sc://from-file:1"\n"spark.master" = "local[1]"\n')
+    cfg = load_config(None, layer(), None)
+    assert (cfg.spark.remote, cfg.spark.remote_from) == ("", "")
+    cfg = load_config(str(conf), layer(), None)  # the file's master is left unused: no conflict
+    assert cfg.spark.remote == "sc://from-file:1"
+    assert cfg.spark.remote_from == f"spark.remote (config file {str(conf)!r})"
+    assert "spark.remote" not in cfg.spark.session_settings()
+    monkeypatch.setenv(REMOTE_ENV, "sc://from-env:2")
+    assert load_config(str(conf), layer(), None).spark.remote == "sc://from-file:1"
+    cfg = load_config(None, layer(), None)
+    assert (cfg.spark.remote, cfg.spark.remote_from) == ("sc://from-env:2", REMOTE_ENV)
+    flagged = layer(spark={"spark.remote": "sc://flag:3"})
+    cfg = load_config(str(conf), flagged, None, {"spark.remote": "--remote"})
+    assert (cfg.spark.remote, cfg.spark.remote_from) == ("sc://flag:3", "--remote")
+    cfg = load_config(None, flagged, None)
+    assert cfg.spark.remote_from == "--conf spark.remote"
+    with pytest.raises(KMeansInputError, match=r"^SPARK_REMOTE 'sc://from-env:2' and --master "):
+        load_config(None, layer(spark={"spark.master": "local[2]"}), None)
+    monkeypatch.setenv(REMOTE_ENV, "local")
+    with pytest.raises(KMeansInputError, match=r"; fix the URL, or unset SPARK_REMOTE to run a"):
+        load_config(None, layer(), None)
+
+
+def test_the_connect_token_is_masked_in_the_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kmeans_spark.app.runner import redacted
+
+    monkeypatch.setenv(REMOTE_ENV, "sc://h:1/;user_id=me;token=hunter2;use_ssl=true")
+    cfg = load_config(None, layer(), None)
+    assert redacted(cfg)["spark"] == {"spark.remote": "sc://h:1/;user_id=me;token=***;use_ssl=true"}
+    assert without_token("sc://h:1/;Token = x") == "sc://h:1/;Token =***"
+
+
+def test_relative_local_paths_are_made_absolute_for_a_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    tables = layer(
+        input={"path": "lake/dt=*"},
+        output={"path": "runs/{run_date}"},
+        job={"init_model": "runs/old", "model": "hdfs://nn/m"},
+    )
+    cfg = load_config(None, tables, "2026-11-22").with_absolute_paths()
+    assert cfg.input.path == f"{tmp_path}/lake/dt=*"
+    assert cfg.output.path == f"{tmp_path}/runs/2026-11-22"
+    assert cfg.job.init_model == f"{tmp_path}/runs/old"
+    assert cfg.job.model == "hdfs://nn/m"  # a path with a scheme is the server's as it is
+    absolute = load_config(None, layer(output={"path": "/o"}), None)
+    assert absolute.with_absolute_paths().output.path == "/o"
