@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -275,8 +275,14 @@ def _seed_run(
     a CSR block (no origin: CSR blocks are stored uncentred). The candidates are CSR in a
     fit with CSR blocks; a dense block of such a fit densifies them."""
     prev_known, total = known
-    if not h.sparse and sp.issparse(candidates):
-        candidates = np.asarray(candidates[:total].toarray())
+    candidates = candidates[:total]
+    seed_round: Callable[..., Any]
+    if h.sparse:
+        seed_round = csr.seed_round_block
+    else:
+        seed_round = functools.partial(seed_round_block, origin=h.origin_array)
+        if sp.issparse(candidates):
+            candidates = np.asarray(candidates.toarray())
 
     def fold(state: np.ndarray | None) -> tuple[Any, np.ndarray]:
         if state is None or state.shape[1] != x.shape[0]:  # none: fold every candidate
@@ -287,27 +293,15 @@ def _seed_run(
             sq_dist, nearest = state[0].copy(), state[1].astype(np.int64)
             start_at = prev_known
         rng = None if rng_key is None else np.random.default_rng([*rng_key, h.partition])
-        if h.sparse:
-            return csr.seed_round_block(
-                x,
-                None if w is None else np.asarray(w),
-                sq_dist,
-                nearest,
-                candidates[:total],
-                start_at,
-                oversampling=oversampling,
-                rng=rng,
-            ), np.stack([sq_dist, nearest.astype(np.float64)])
-        result = seed_round_block(
+        result = seed_round(
             x,
             None if w is None else np.asarray(w),
             sq_dist,
             nearest,
-            candidates[:total],
+            candidates,
             start_at,
             oversampling=oversampling,
             rng=rng,
-            origin=h.origin_array,
         )
         return result, np.stack([sq_dist, nearest.astype(np.float64)])
 

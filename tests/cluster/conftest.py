@@ -78,7 +78,7 @@ def package_zip() -> Path:
     return ROOT / "dist" / "kmeans_spark.zip"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not session: a module's own fixture may start before it
 def cluster(tmp_path_factory: pytest.TempPathFactory, executor_python: str) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("standalone")
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")

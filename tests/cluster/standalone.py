@@ -90,6 +90,22 @@ class Cluster:
                 proc.wait(timeout=10)
 
 
+#: JVM options of the cluster's daemons and, through the workers' environment, of the
+#: executors they launch: C1 only and a serial GC start a JVM faster, and these jobs are
+#: short (the job's own driver gets the same from the tests' ``SPARK_SUBMIT_OPTS``).
+FAST_JVM_START = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], deadline: float) -> bool:
+    """Whether something listens on 127.0.0.1:``port`` before ``deadline`` (and before
+    ``proc`` exits)."""
+    while time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def start_cluster(
     root: Path,
     workers: int = 2,
@@ -98,7 +114,10 @@ def start_cluster(
     python: str = sys.executable,
     timeout: float = 90.0,
 ) -> Cluster:
-    """Start a master and ``workers`` workers on 127.0.0.1 and wait until all registered."""
+    """Start a master and ``workers`` workers on 127.0.0.1 and wait until all registered.
+
+    The workers start once the master's port is open: a worker that finds no master
+    retries only after ~10 s (Spark's first registration retry)."""
     home = spark_home(python)
     root.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
@@ -108,6 +127,7 @@ def start_cluster(
         SPARK_LOG_DIR=str(root / "logs"),
         PYSPARK_PYTHON=env.get("PYSPARK_PYTHON", python),
         SPARK_NO_DAEMONIZE="1",
+        JAVA_TOOL_OPTIONS=f"{env.get('JAVA_TOOL_OPTIONS', '')} {FAST_JVM_START}".strip(),
     )
     port, ui_port = free_port(), free_port()
     spark_class = os.path.join(home, "bin", "spark-class")
@@ -127,49 +147,49 @@ def start_cluster(
         )
 
     cluster = Cluster(f"spark://127.0.0.1:{port}", f"http://127.0.0.1:{ui_port}", root)
-    cluster.processes.append(
-        launch(
-            "master",
-            [
-                "org.apache.spark.deploy.master.Master",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--webui-port",
-                str(ui_port),
-            ],
-        )
-    )
-    for i in range(workers):
-        work = root / f"worker{i}"
-        work.mkdir(exist_ok=True)
-        cluster.processes.append(
-            launch(
-                f"worker{i}",
-                [
-                    "org.apache.spark.deploy.worker.Worker",
-                    cluster.master_url,
-                    "--host",
-                    "127.0.0.1",
-                    "--cores",
-                    str(cores),
-                    "--memory",
-                    memory,
-                    "--work-dir",
-                    str(work),
-                    "--webui-port",
-                    str(free_port()),
-                ],
-            )
-        )
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cluster.alive_workers() == workers:
-            return cluster
-        if any(p.poll() is not None for p in cluster.processes):
-            break
-        time.sleep(0.5)
+    master = launch(
+        "master",
+        [
+            "org.apache.spark.deploy.master.Master",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--webui-port",
+            str(ui_port),
+        ],
+    )
+    cluster.processes.append(master)
+    if wait_for_port(port, master, deadline):
+        for i in range(workers):
+            work = root / f"worker{i}"
+            work.mkdir(exist_ok=True)
+            cluster.processes.append(
+                launch(
+                    f"worker{i}",
+                    [
+                        "org.apache.spark.deploy.worker.Worker",
+                        cluster.master_url,
+                        "--host",
+                        "127.0.0.1",
+                        "--cores",
+                        str(cores),
+                        "--memory",
+                        memory,
+                        "--work-dir",
+                        str(work),
+                        "--webui-port",
+                        str(free_port()),
+                    ],
+                )
+            )
+        while time.monotonic() < deadline:
+            if cluster.alive_workers() == workers:
+                return cluster
+            if any(p.poll() is not None for p in cluster.processes):
+                break
+            time.sleep(0.2)
     cluster.stop()
     logs = "; ".join(
         f"{p.name}: {p.read_text(errors='replace')[-400:]}" for p in sorted(log_dir.glob("*.out"))
