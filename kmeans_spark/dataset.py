@@ -55,8 +55,8 @@ def features_column(
         Numeric columns, one feature each.
     keep_vectors : bool
         A ``VectorUDT`` column is passed through as it is (Spark's struct reaches
-        ``mapInArrow``: the fit's load keeps sparse vectors sparse, see
-        :func:`kmeans_spark.arrow.vector_chunks`) instead of ``vector_to_array``.
+        ``mapInArrow``: the fit's load and ``KMeansEvaluator`` keep sparse vectors sparse,
+        see :func:`kmeans_spark.arrow.vector_chunks`) instead of ``vector_to_array``.
     """
     if input_cols:
         exprs = []

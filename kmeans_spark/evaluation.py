@@ -4,8 +4,10 @@ learn's Calinski-Harabasz and Davies-Bouldin, and the within-cluster sum of squa
 
 It scores a DataFrame of predictions in at most two Arrow passes (``mapInArrow``; no
 per-row Python): per-cluster moments first, then, for the silhouette and Davies-Bouldin,
-each row against every cluster's mean. The math is :mod:`kmeans_spark.kernels.scores`,
-the per-batch work :mod:`kmeans_spark.prediction_scores`. As an ``Evaluator`` it tunes
+each row against every cluster's mean. A column of ``SparseVector`` rows (hashed TF-IDF)
+stays sparse, as in the fit: a task holds its batch's non-zeros plus ``k x d``. The math
+is :mod:`kmeans_spark.kernels.scores`, the per-batch work
+:mod:`kmeans_spark.prediction_scores`. As an ``Evaluator`` it tunes
 ``k`` in ``TrainValidationSplit`` / ``CrossValidator`` with any of its metrics.
 """
 
@@ -25,12 +27,18 @@ from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import DataFrame
 from pyspark.sql.types import NumericType
 
-from kmeans_spark.dataset import column, features_column, weight_column
+from kmeans_spark.dataset import (
+    column,
+    features_column,
+    first_vector_is_sparse,
+    weight_column,
+)
 from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.kernels.scores import (
     ClusterMoments,
     ClusterSpread,
     SeparationSums,
+    as_moments,
     calinski_harabasz,
     davies_bouldin,
     defined,
@@ -205,7 +213,9 @@ class KMeansEvaluator(
         return spark_silhouette(moments, second)
 
     def _columns(self, dataset: DataFrame) -> DataFrame:
-        """Features as ``array<double>``, prediction as double, weight as double (if any)."""
+        """Features as ``array<double>`` (a ``VectorUDT`` column of sparse vectors as it is,
+        Spark's struct, as the fit's load takes it: ``vector_to_array`` would make every
+        row ``d`` doubles), prediction as double, weight as double (if any)."""
         pred = self.getPredictionCol()
         if pred not in dataset.columns:
             raise KMeansInputError(
@@ -217,8 +227,10 @@ class KMeansEvaluator(
                 f"prediction column {pred!r} has type "
                 f"{dataset.schema[pred].dataType.simpleString()}, but must be numeric."
             )
+        input_cols = self._optional(self.inputCols)
+        keep = not input_cols and first_vector_is_sparse(dataset, self.getFeaturesCol())
         cols = [
-            features_column(dataset, self.getFeaturesCol(), self._optional(self.inputCols)).alias(
+            features_column(dataset, self.getFeaturesCol(), input_cols, keep_vectors=keep).alias(
                 FEATURES
             ),
             column(pred).cast("double").alias(PREDICTION),
@@ -251,9 +263,10 @@ class KMeansEvaluator(
                 f"cannot be evaluated: {'; '.join(w for w in what if w)}. Filter them out "
                 "first (e.g. dropna())."
             )
-        if found.moments is None or not found.moments.present.any():
+        moments = None if found.moments is None else as_moments(found.moments)
+        if moments is None or not moments.present.any():
             raise KMeansInputError("the predictions have no rows (of positive weight) to evaluate.")
-        return found.moments
+        return moments
 
 
 def _sse(m: ClusterMoments, cosine: bool) -> float:

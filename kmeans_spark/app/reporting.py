@@ -29,18 +29,7 @@ log = logging.getLogger("kmeans_spark")
 
 def k_row(k: int, sse: float, iterations: int, metrics: ClusteringMetrics | None) -> KRow:
     """One row of the report's k table: the fit's SSE and iterations, and its metrics."""
-    if metrics is None:
-        return KRow(k=k, sse=sse, iterations=iterations)
-    return KRow(
-        k=k,
-        sse=sse,
-        calinski_harabasz=metrics.calinski_harabasz,
-        davies_bouldin=metrics.davies_bouldin,
-        silhouette=metrics.silhouette,
-        silhouette_sample=metrics.silhouette_sample,
-        iterations=iterations,
-        cluster_sizes=metrics.cluster_sizes,
-    )
+    return KRow.of_metrics(k, sse, iterations, metrics)
 
 
 def run_facts(cfg: RunConfig, stage: FitStage, **extra: str) -> dict[str, str]:

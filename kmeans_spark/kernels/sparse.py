@@ -829,17 +829,38 @@ class SparseClusterMoments:
     sq_norm_sums: F64  # (k,)
 
     def merge(self, other: Any) -> SparseClusterMoments | ClusterMoments:
-        """Both parts together (neither input is modified); dense moments make it dense."""
+        """Both parts together (neither input is modified); dense moments make it dense.
+        Clusters are matched by id (a centre set's are ``0..k-1`` in every block; the
+        evaluator's are the prediction values each partition happens to hold)."""
         if isinstance(other, ClusterMoments):
             return self.to_moments().merge(other)
-        assert np.array_equal(self.ids, other.ids), "a centre set's clusters are 0..k-1"
+        ids = self.ids if np.array_equal(self.ids, other.ids) else np.union1d(self.ids, other.ids)
+        a, b = self.aligned(ids), other.aligned(ids)
         return SparseClusterMoments(
-            ids=self.ids,
-            counts=self.counts + other.counts,
-            weights=self.weights + other.weights,
-            sums=merge_sums(self.sums, other.sums),
-            sq_norm_sums=self.sq_norm_sums + other.sq_norm_sums,
+            ids=ids,
+            counts=a.counts + b.counts,
+            weights=a.weights + b.weights,
+            sums=merge_sums(a.sums, b.sums),
+            sq_norm_sums=a.sq_norm_sums + b.sq_norm_sums,
         )
+
+    def aligned(self, ids: F64) -> SparseClusterMoments:
+        """These moments on ``ids`` (a sorted superset of :attr:`ids`), zero elsewhere; the
+        sums stay sparse (their rows moved by one sparse product)."""
+        if np.array_equal(ids, self.ids):
+            return self
+        k = self.ids.size
+        at = np.searchsorted(ids, self.ids)
+        counts = np.zeros(ids.size, dtype=np.int64)
+        weights, sq = np.zeros(ids.size), np.zeros(ids.size)
+        counts[at], weights[at], sq[at] = self.counts, self.weights, self.sq_norm_sums
+        if sp.issparse(self.sums):
+            move = sp.csr_array((np.ones(k), (at, np.arange(k))), shape=(ids.size, k))
+            sums: Sums = _compact_index(as_csr(move @ as_csr(self.sums)))
+        else:
+            sums = np.zeros((ids.size, self.sums.shape[1]))
+            sums[at] = self.sums
+        return SparseClusterMoments(ids, counts, weights, sums, sq)
 
     def to_moments(self) -> ClusterMoments:
         """As :class:`.scores.ClusterMoments` (dense ``(k, d)`` means: what a task may hold,
@@ -857,6 +878,35 @@ class SparseClusterMoments:
             means=means,
             m2=np.where(filled, np.maximum(m2, 0.0), 0.0),
         )
+
+
+def _moment_sums(x: CSR, data: F64, labels: I64, ids: F64) -> SparseClusterMoments:
+    """The per-cluster sums of rows labelled ``labels`` (``(n,)``, or ``(n, runs)`` for
+    several centre sets stacked into one index range) with weights ``data``: one sparse
+    product for every run's ``sum w x``, bincounts for the rest."""
+    labels = labels.reshape(labels.shape[0], -1)
+    runs, k = labels.shape[1], ids.size
+    flat = labels.ravel()
+    counts = np.bincount(flat, minlength=k).astype(np.int64)
+    weights = np.bincount(flat, weights=np.repeat(data, runs), minlength=k).astype(np.float64)
+    sq = np.bincount(flat, weights=np.repeat(data * squared_norms(x), runs), minlength=k)
+    return SparseClusterMoments(
+        ids=ids,
+        counts=counts,
+        weights=weights,
+        sums=center_sums(x, data, labels, k),
+        sq_norm_sums=sq.astype(np.float64),
+    )
+
+
+def labelled_moments(x: CSR, w: F64 | None, labels: F64) -> SparseClusterMoments:
+    """The moments of CSR rows with given cluster labels (any numbers: the evaluator's
+    predictions); twin of :func:`.scores.labelled_moments`, kept sparse until merged with a
+    dense part or turned into :class:`.scores.ClusterMoments` on the driver."""
+    x = as_csr(x)
+    ids, index = np.unique(labels, return_inverse=True)
+    data = np.ones(x.shape[0]) if w is None else np.asarray(w, dtype=np.float64)
+    return _moment_sums(x, data, index.astype(np.int64), ids.astype(np.float64))
 
 
 def assignment_block(
@@ -891,21 +941,17 @@ def assignment_block(
             all_labels[r, start:stop] = np.argmin(out[:, stacked.run(r)], axis=1)
     offsets = np.asarray(stacked.layout.offsets[:-1], dtype=np.int64)
     stacked_labels = all_labels.T.astype(np.int64) + offsets  # (n, runs), into 0..K-1
-    sums = center_sums(x, data, stacked_labels, big_k)
-    flat = stacked_labels.ravel()
-    counts = np.bincount(flat, minlength=big_k)
-    weights = np.bincount(flat, weights=np.repeat(data, runs), minlength=big_k)
-    sq = np.bincount(flat, weights=np.repeat(data * squared_norms(x), runs), minlength=big_k)
+    every = _moment_sums(x, data, stacked_labels, np.arange(big_k, dtype=np.float64))
     moments: list[ClusterMoments | SparseClusterMoments] = []
     for r in range(runs):
         part = stacked.run(r)
         moments.append(
             SparseClusterMoments(
                 ids=np.arange(part.stop - part.start, dtype=np.float64),
-                counts=counts[part].astype(np.int64),
-                weights=weights[part].astype(np.float64),
-                sums=as_csr(sums[part.start : part.stop]),
-                sq_norm_sums=sq[part].astype(np.float64),
+                counts=every.counts[part],
+                weights=every.weights[part],
+                sums=as_csr(every.sums[part.start : part.stop]),
+                sq_norm_sums=every.sq_norm_sums[part],
             )
         )
     take = block_sample_rows(sample_keys, sample_size)
@@ -962,9 +1008,7 @@ def separation_block(
     data = None if w is None else np.asarray(w, dtype=np.float64)
     for start, stop in sparse_tiles(n, big_k, chunk):
         xc = row_slice(x, start, stop)
-        to_means = distance_tile(xc, pm)
-        to_means += norms[start:stop, None]
-        np.maximum(to_means, 0.0, out=to_means)
+        to_means = _to_means(xc, norms[start:stop], pm)
         ranks = None if pc is None else distance_tile(xc, pc)
         wc = None if data is None else data[start:stop]
         for r in range(stacked.runs):
@@ -976,4 +1020,44 @@ def separation_block(
                 lab = labels[r, start:stop].astype(np.int64)
             own = own_sq_dist(xc, means[part], pm.sq_norms[part], lab)
             out[r] = out[r].merge(separation_rows(to_means[:, part], own, lab, wc, spreads[r]))
+    return out
+
+
+def _to_means(xc: CSR, norms: F64, pm: PreparedCenters) -> F64:
+    """``(rows, k)`` squared distances of a tile of rows (squared norms ``norms``) to the
+    prepared means, clamped at 0 (the GEMM form, which ranks and averages; a row's own
+    distance is :func:`own_sq_dist`'s)."""
+    to_means = distance_tile(xc, pm)
+    to_means += norms[:, None]
+    np.maximum(to_means, 0.0, out=to_means)
+    return to_means
+
+
+def labelled_separation(
+    x: CSR,
+    w: F64 | None,
+    labels: I64,
+    spread: ClusterSpread,
+    *,
+    prepared: PreparedCenters | None = None,
+    chunk: int | None = None,
+) -> SeparationSums:
+    """Pass 2 of CSR rows whose clusters are given (``labels`` index ``spread``'s
+    clusters; the evaluator's predictions), tile by tile as :func:`separation_block`.
+
+    ``prepared`` is ``PreparedCenters.of(spread.means)``, which a task builds once for all
+    its batches (a ``(d, k)`` transpose: 40 MB at k = 20 and ``2**18`` features).
+    """
+    x = as_csr(x)
+    n, k = x.shape[0], spread.means.shape[0]
+    pm = PreparedCenters.of(spread.means) if prepared is None else prepared
+    norms = squared_norms(x)
+    data = None if w is None else np.asarray(w, dtype=np.float64)
+    out = SeparationSums(np.zeros(k), 0.0, 0.0)
+    for start, stop in sparse_tiles(n, k, chunk):
+        xc = row_slice(x, start, stop)
+        lab = np.asarray(labels[start:stop], dtype=np.int64)
+        own = own_sq_dist(xc, spread.means, pm.sq_norms, lab)
+        wc = None if data is None else data[start:stop]
+        out = out.merge(separation_rows(_to_means(xc, norms[start:stop], pm), own, lab, wc, spread))
     return out

@@ -21,16 +21,58 @@ class KRow:
     """One fit of a sweep (or the single fit of a run): its k, scores, iterations, sizes."""
 
     k: int
+    #: ``sum w |x - c|^2``; for a cosine fit its cost ``sum w (1 - cos(x, c))``.
     sse: float
     calinski_harabasz: float | None = None
     davies_bouldin: float | None = None
-    #: Spark's silhouette (squared Euclidean, from cluster aggregates, on all rows).
+    #: Spark's silhouette (from cluster aggregates, on all rows) of ``distance_measure``.
     silhouette: float | None = None
-    #: scikit-learn's Euclidean silhouette on a sample of the rows.
+    #: scikit-learn's Euclidean silhouette on a sample of the rows (unit rows for cosine).
     silhouette_sample: float | None = None
     iterations: int | None = None
     #: Rows per cluster, in cluster order (length k).
     cluster_sizes: Sequence[int] | None = None
+    #: The fit's ``distanceMeasure`` (``"squaredEuclidean"`` or ``"cosine"``, as
+    #: :attr:`kmeans_spark.metrics.ClusteringMetrics.distance_measure`): what the SSE and
+    #: the silhouettes are of, so the plots and tables can say so. ``None``: not known
+    #: (the labels then name no measure rather than guess one).
+    distance_measure: str | None = None
+
+    @classmethod
+    def of_metrics(cls, k: int, sse: float, iterations: int | None, metrics: Any) -> KRow:
+        """The row of a fit from its :class:`~kmeans_spark.metrics.ClusteringMetrics`
+        (``None``: the SSE and iterations alone), its distance measure included."""
+        if metrics is None:
+            return cls(k=k, sse=sse, iterations=iterations)
+        return cls(
+            k=k,
+            sse=sse,
+            calinski_harabasz=metrics.calinski_harabasz,
+            davies_bouldin=metrics.davies_bouldin,
+            silhouette=metrics.silhouette,
+            silhouette_sample=metrics.silhouette_sample,
+            iterations=iterations,
+            cluster_sizes=metrics.cluster_sizes,
+            distance_measure=metrics.distance_measure,
+        )
+
+
+#: How each distance measure's scores are labelled: the all-rows silhouette, the sample
+#: silhouette, the SSE's axis. Spark's silhouette is of the fit's measure; scikit-learn's
+#: sample silhouette is Euclidean, on the unit rows for a cosine fit (the space it clusters).
+MEASURE_LABELS: dict[str | None, tuple[str, str, str]] = {
+    "squaredEuclidean": (
+        "squared Euclidean",
+        "Euclidean",
+        "SSE (sum of squared distances\nto the nearest centre)",
+    ),
+    "cosine": (
+        "cosine",
+        "Euclidean on unit rows",
+        "cosine cost (sum of 1 - cos\nto the nearest centre)",
+    ),
+    None: ("Spark's", "Euclidean", "SSE (sum of squared distances\nto the nearest centre)"),
+}
 
 
 @dataclass(frozen=True)
@@ -64,6 +106,12 @@ class ReportData:
     config: Mapping[str, object] | None = None
 
     @property
+    def distance_measure(self) -> str | None:
+        """The rows' distance measure (:attr:`KRow.distance_measure`; :meth:`validate`
+        refuses rows of different ones), ``None`` when no row names one."""
+        return distance_measure_of(self.rows)
+
+    @property
     def k(self) -> int | None:
         """The number of clusters of the sample's clustering, if there is one."""
         return None if self.centers is None else int(np.shape(self.centers)[0])
@@ -86,6 +134,12 @@ class ReportData:
 
     def validate(self) -> None:
         """Check that the arrays fit together; raise :class:`KMeansInputError` if not."""
+        measures = sorted({row.distance_measure for row in self.rows if row.distance_measure})
+        if len(measures) > 1:
+            raise KMeansInputError(
+                f"the rows have distance measures {measures}; a report compares the fits of "
+                "one measure (their scores are not comparable across measures)."
+            )
         for row in self.rows:
             if row.cluster_sizes is not None and len(row.cluster_sizes) != row.k:
                 raise KMeansInputError(
@@ -155,3 +209,9 @@ class ReportData:
                 raise KMeansInputError(
                     f"{name} has {len(values)} values; it should have one per centre ({k})."
                 )
+
+
+def distance_measure_of(rows: Sequence[KRow]) -> str | None:
+    """The one distance measure the rows name (the first, if they disagree: the report's
+    :meth:`ReportData.validate` refuses that), or ``None``."""
+    return next((row.distance_measure for row in rows if row.distance_measure), None)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kmeans_spark.report.data import KRow, ReportData
+from kmeans_spark.report.data import MEASURE_LABELS, KRow, ReportData
 from kmeans_spark.report.plots import png_bytes, report_figures
 
 _CSS = """
@@ -114,6 +114,8 @@ def render_report(data: ReportData, *, three_d: bool = False) -> str:
         for name, fig in figures.items():
             encoded = base64.b64encode(png_bytes(fig)).decode("ascii")
             caption = _CAPTIONS.get(name, "")
+            if name == "elbow" and data.distance_measure is not None:
+                caption += f" Distance measure: {data.distance_measure}."
             parts.append(
                 f'<figure id="plot-{name}"><img src="data:image/png;base64,{encoded}" '
                 f'alt="{escape(name)} plot"><figcaption>{escape(caption)}</figcaption></figure>'
@@ -168,9 +170,27 @@ _SCORE_COLUMNS = (
 )
 
 
+def _score_columns(measure: str | None) -> tuple[tuple[str, str, str | None], ...]:
+    """:data:`_SCORE_COLUMNS` with the headings saying what a fit of ``measure`` scores:
+    a cosine fit's SSE is its cost ``sum (1 - cos)`` and Spark's silhouette is cosine."""
+    if measure is None:
+        return _SCORE_COLUMNS
+    sil_name, sample_name, _ = MEASURE_LABELS.get(measure, MEASURE_LABELS[None])
+    titles = {
+        "sse": "cosine cost (sum of 1 - cos)" if measure == "cosine" else "SSE",
+        "silhouette": f"silhouette (all rows, {sil_name})",
+        "silhouette_sample": f"silhouette (sample, {sample_name})",
+    }
+    return tuple((attr, titles.get(attr, title), end) for attr, title, end in _SCORE_COLUMNS)
+
+
 def _k_table(data: ReportData) -> str:
     rows = sorted(data.rows, key=lambda row: row.k)
-    columns = [c for c in _SCORE_COLUMNS if any(getattr(r, c[0]) is not None for r in rows)]
+    columns = [
+        c
+        for c in _score_columns(data.distance_measure)
+        if any(getattr(r, c[0]) is not None for r in rows)
+    ]
     best = {}
     for attr, _, end in columns:
         values = [_finite(getattr(row, attr)) for row in rows]

@@ -28,7 +28,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from kmeans_spark.errors import KMeansInputError
-from kmeans_spark.report.data import KRow, ReportData
+from kmeans_spark.report.data import MEASURE_LABELS, KRow, ReportData, distance_measure_of
 from kmeans_spark.selection import KChoice, choose_k
 
 if TYPE_CHECKING:
@@ -134,7 +134,10 @@ def elbow_figure(rows: Sequence[KRow], choice: KChoice | None = None) -> Figure:
     fig = new_figure(8, 7 if has_scores else 4.5)
     axes = fig.subplots(2 if has_scores else 1, 1, sharex=True, squeeze=False)[:, 0]
     top = axes[0]
-    top.plot(ks, sse, "o-", color="#333333", markersize=4, label="SSE")
+    measure = distance_measure_of(rows)
+    sil_name, sample_name, sse_name = MEASURE_LABELS.get(measure, MEASURE_LABELS[None])
+    cost = "cosine cost" if measure == "cosine" else "SSE"  # a cosine fit's sum (1 - cos)
+    top.plot(ks, sse, "o-", color="#333333", markersize=4, label=cost)
     if choice.knee is not None:
         knee_sse = sse[ks.index(choice.knee)]
         top.axvline(choice.knee, color=_KNEE_COLOR, linestyle=":", linewidth=1.2)
@@ -149,14 +152,18 @@ def elbow_figure(rows: Sequence[KRow], choice: KChoice | None = None) -> Figure:
             markeredgewidth=2,
             label=f"knee (Kneedle): k = {choice.knee}",
         )
-    top.set_ylabel("SSE (sum of squared distances\nto the nearest centre)")
-    top.set_title("Elbow: within-cluster sum of squares")
+    top.set_ylabel(sse_name)
+    top.set_title(
+        "Elbow: within-cluster cosine cost"
+        if measure == "cosine"
+        else "Elbow: within-cluster sum of squares"
+    )
     top.yaxis.set_major_formatter(ShortFormatter())
     top.grid(alpha=0.3)
     top.legend(loc="upper right", fontsize=9)
 
     if has_scores:
-        _scores_panel(axes[1], ks, ch, sil_all, sil_sample, choice)
+        _scores_panel(axes[1], ks, ch, sil_all, sil_sample, choice, (sil_name, sample_name))
     bottom = axes[-1]
     bottom.set_xlabel("k (number of clusters)")
     bottom.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
@@ -171,7 +178,10 @@ def _scores_panel(
     sil_all: np.ndarray | None,
     sil_sample: np.ndarray | None,
     choice: KChoice | None,
+    measure_names: tuple[str, str],
 ) -> None:
+    """The scores panel; ``measure_names`` say what each silhouette is of (Spark's: the
+    fit's distance measure; the sample's: Euclidean, on unit rows for cosine)."""
     handles = []
     if ch is not None:
         (line,) = ax.plot(
@@ -198,8 +208,8 @@ def _scores_panel(
     sil_curves = [
         (values, label, color)
         for values, label, color in (
-            (sil_all, "silhouette on all rows, squared Euclidean", _SIL_COLORS[0]),
-            (sil_sample, "silhouette on a sample, Euclidean", _SIL_COLORS[1]),
+            (sil_all, f"silhouette on all rows, {measure_names[0]}", _SIL_COLORS[0]),
+            (sil_sample, f"silhouette on a sample, {measure_names[1]}", _SIL_COLORS[1]),
         )
         if values is not None
     ]

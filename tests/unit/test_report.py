@@ -6,6 +6,7 @@ JVM-free; the inputs come from scikit-learn on small blobs, one thread.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import os
 import re
@@ -136,6 +137,9 @@ def test_elbow_marks_the_knee_on_the_sse_curve(data_2d: ReportData) -> None:
     texts = " ".join(t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text")))  # type: ignore[attr-defined]
     assert f"knee (Kneedle): k = {choice.knee}" in texts
     assert "k (number of clusters)" in texts and "SSE" in texts
+    # rows that name no distance measure: no label claims one (it said "squared Euclidean")
+    assert "silhouette on a sample, Euclidean (right axis)" in texts
+    assert "squared Euclidean" not in texts
     assert "verdict: k = 4" in fig.get_suptitle()
 
 
@@ -152,6 +156,55 @@ def test_elbow_of_sse_alone_has_one_panel() -> None:
     assert len(by_gid(fig, "knee")) == 1
     with pytest.raises(KMeansInputError, match="at least one k"):
         elbow_figure([])
+
+
+def cosine_sweep_rows(ks: list[int]) -> list[KRow]:
+    """A cosine sweep's rows as the job makes them: :func:`compute_metrics` of a spherical
+    fit's centres on unit rows (directions of 4 blobs), each into :meth:`KRow.of_metrics`."""
+    from kmeans_spark.kernels.distance import normalize_rows
+    from kmeans_spark.load import LoadSettings
+    from kmeans_spark.localblocks import LocalBlocks
+    from kmeans_spark.metrics import compute_metrics
+
+    x = blobs(600, 3, 4, seed=5) + 30.0  # no zero rows
+    units = normalize_rows(x)[0]
+    sets = []
+    with threadpool_limits(1):
+        for k in ks:
+            sets.append(KMeans(n_clusters=k, n_init=3, random_state=0).fit(units).cluster_centers_)
+    with LocalBlocks([x[:250], x[250:]], LoadSettings(spherical=True)) as blocks:
+        found = compute_metrics(blocks, sets, spherical=True, sample_size=200, seed=1)
+    return [KRow.of_metrics(k, m.sse, 5, m) for k, m in zip(ks, found, strict=True)]
+
+
+def test_a_cosine_sweep_says_cosine_in_its_plots_and_tables(
+    tmp_path: Path, local_dirs: str
+) -> None:
+    """The silhouette is labelled with the fit's distance measure (it was "squared
+    Euclidean" for every fit); a cosine fit's SSE axis says it is the cosine cost."""
+    rows = cosine_sweep_rows(list(range(2, 8)))
+    assert {row.distance_measure for row in rows} == {"cosine"}
+    fig = elbow_figure(rows)
+    texts = " ".join(t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text")))  # type: ignore[attr-defined]
+    assert "silhouette on all rows, cosine" in texts
+    assert "silhouette on a sample, Euclidean on unit rows" in texts
+    assert "cosine cost" in texts and "squared" not in texts
+    written = write_plots(ReportData(title="cosine sweep", rows=rows), tmp_path)
+    assert Image.open(written["elbow"]).format == "PNG"
+    text = render_report(ReportData(title="cosine sweep", rows=rows))
+    assert "<th>silhouette (all rows, cosine)</th>" in text
+    assert "<th>cosine cost (sum of 1 - cos)</th>" in text
+    assert "squared Euclidean" not in text and "Distance measure: cosine." in text
+    euclidean = [dataclasses.replace(row, distance_measure="squaredEuclidean") for row in rows]
+    euclidean_texts = " ".join(
+        t.get_text()
+        for t in elbow_figure(euclidean).findobj(lambda a: hasattr(a, "get_text"))  # type: ignore[attr-defined]
+    )
+    assert "silhouette on all rows, squared Euclidean" in euclidean_texts
+    with pytest.raises(
+        KMeansInputError, match=r"distance measures \['cosine', 'squaredEuclidean'\]"
+    ):
+        render_report(ReportData(title="mixed", rows=[rows[0], euclidean[1]]))
 
 
 # -- clusters --------------------------------------------------------------------------------

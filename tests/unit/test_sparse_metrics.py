@@ -2,16 +2,19 @@
 passes give the metrics of the same rows stored dense (1e-9), weights included, for squared
 Euclidean and cosine; a fit of mixed blocks (some CSR, some dense by the density rule)
 merges both kinds; the sample stays CSR and scikit-learn's silhouette on it is
-scikit-learn's own."""
+scikit-learn's own. The evaluator's passes over batches of Spark's vector struct give the
+scores of the same rows as ``list<double>`` batches."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pytest
 import scipy.sparse as sp
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
@@ -20,9 +23,15 @@ from sklearn.metrics import silhouette_samples as sk_silhouette_samples
 from kmeans_spark.kernels import scores
 from kmeans_spark.kernels import sparse as csr
 from kmeans_spark.kernels.scores import StackedCenters
-from kmeans_spark.load import LoadSettings
+from kmeans_spark.load import FEATURES, WEIGHT, LoadSettings
 from kmeans_spark.localblocks import LocalBlocks
 from kmeans_spark.metrics import ClusteringMetrics, compute_metrics
+from kmeans_spark.prediction_scores import (
+    PREDICTION,
+    batch_rows,
+    moments_of_batches,
+    separation_of_batches,
+)
 
 SCALARS = ("sse", "calinski_harabasz", "davies_bouldin", "silhouette", "silhouette_sample")
 LISTS = ("sse_per_cluster", "mean_distance_per_cluster", "cluster_weights")
@@ -202,3 +211,177 @@ def test_the_sample_silhouette_of_a_csr_sample_is_scikit_learns() -> None:
     for g, d, lab in zip(got, dense, labels, strict=True):
         np.testing.assert_allclose(g, sk_silhouette_samples(x, lab), rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(g, d, rtol=1e-9, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- the evaluator
+
+
+VECTOR = pa.struct(  # Spark's VectorUDT struct, as mapInArrow delivers it
+    [
+        pa.field("type", pa.int8(), nullable=False),
+        pa.field("size", pa.int32()),
+        pa.field("indices", pa.list_(pa.field("element", pa.int32(), nullable=False))),
+        pa.field("values", pa.list_(pa.field("element", pa.float64(), nullable=False))),
+    ]
+)
+
+
+def vector_batch(
+    rows: list[dict[str, Any] | None], labels: np.ndarray, w: np.ndarray | None
+) -> pa.RecordBatch:
+    cols: dict[str, Any] = {
+        FEATURES: pa.array(rows, type=VECTOR),
+        PREDICTION: pa.array(labels.astype(float)),
+    }
+    if w is not None:
+        cols[WEIGHT] = pa.array(w)
+    return pa.RecordBatch.from_pydict(cols)
+
+
+def sparse_rows(x: Any, as_dense: bool = False) -> list[dict[str, Any] | None]:
+    """CSR rows as Spark's vector structs: sparse vectors, or dense ones (``as_dense``)."""
+    x = sp.csr_array(x)
+    out: list[dict[str, Any] | None] = []
+    for i in range(x.shape[0]):
+        a, b = x.indptr[i], x.indptr[i + 1]
+        if as_dense:
+            out.append({"type": 1, "values": x[[i]].toarray()[0].tolist()})
+        else:
+            idx, val = x.indices[a:b].tolist(), x.data[a:b].tolist()
+            out.append({"type": 0, "size": x.shape[1], "indices": idx, "values": val})
+    return out
+
+
+def list_batch(x: np.ndarray, labels: np.ndarray, w: np.ndarray | None) -> pa.RecordBatch:
+    cols: dict[str, Any] = {
+        FEATURES: pa.array(x.tolist(), pa.list_(pa.float64())),
+        PREDICTION: pa.array(labels.astype(float)),
+    }
+    if w is not None:
+        cols[WEIGHT] = pa.array(w)
+    return pa.RecordBatch.from_pydict(cols)
+
+
+def evaluator_passes(parts: list[list[pa.RecordBatch]], cosine: bool) -> tuple[Any, Any]:
+    """Both passes of the evaluator over partitions of batches, merged as on the driver."""
+    found = functools.reduce(
+        lambda a, b: a.merge(b), [moments_of_batches(iter(p), cosine=cosine) for p in parts]
+    )
+    assert found.moments is not None
+    m = scores.as_moments(found.moments)
+    spread = scores.ClusterSpread.of(m)
+    sums = functools.reduce(
+        lambda a, b: a.merge(b),
+        [separation_of_batches(iter(p), cosine=cosine, ids=m.ids, spread=spread) for p in parts],
+    )
+    return found, (m, sums)
+
+
+@pytest.mark.parametrize("cosine", [False, True], ids=["squaredEuclidean", "cosine"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_evaluator_batches_of_sparse_vectors_equal_the_dense_ones(
+    cosine: bool, weighted: bool
+) -> None:
+    """The evaluator's passes over Spark's vector struct (sparse vectors, one batch of
+    dense vectors, a batch dense enough to be densified, an empty partition and bad rows)
+    give the scores of the same rows as ``list<double>`` batches, to 1e-9."""
+    x = topic_docs(240, 400, 4, 6, seed=3)
+    dense = x.toarray()
+    w = np.random.default_rng(2).uniform(0.3, 3.0, 240) if weighted else None
+    labels = (np.arange(240) % 4) * 7.0 - 2.0  # any numbers name the clusters
+    labels[[5, 17, 30]] = 11.0  # a small fifth cluster, in one partition only
+    bounds = [(0, 60), (60, 100), (100, 130), (130, 240)]
+
+    def wpart(a: int, b: int) -> np.ndarray | None:
+        return None if w is None else w[a:b]
+
+    # a crowded batch (rows 100..130 with columns 0..59 filled): densified by the fit's rule
+    crowded = x[100:130].toarray()
+    crowded[:, :60] += 0.25
+    dense[100:130] = crowded
+    struct_batches = [
+        vector_batch(sparse_rows(x[0:60]), labels[0:60], wpart(0, 60)),
+        vector_batch(sparse_rows(x[60:100], as_dense=True), labels[60:100], wpart(60, 100)),
+        vector_batch(sparse_rows(sp.csr_array(crowded)), labels[100:130], wpart(100, 130)),
+        vector_batch(sparse_rows(x[130:240]), labels[130:240], wpart(130, 240)),
+    ]
+    list_batches = [list_batch(dense[a:b], labels[a:b], wpart(a, b)) for a, b in bounds]
+    shape = [[0, 1], [], [2, 3]]  # partitions: two batches, none, two batches
+    got_found, (got_m, got_sums) = evaluator_passes(
+        [[struct_batches[i] for i in p] for p in shape], cosine
+    )
+    want_found, (want_m, want_sums) = evaluator_passes(
+        [[list_batches[i] for i in p] for p in shape], cosine
+    )
+    assert (got_found.dim, got_found.rows) == (want_found.dim, want_found.rows) == (400, 240)
+    np.testing.assert_array_equal(got_m.ids, want_m.ids)
+    np.testing.assert_array_equal(got_m.counts, want_m.counts)
+    np.testing.assert_allclose(got_m.weights, want_m.weights, rtol=1e-12)
+    np.testing.assert_allclose(got_m.means, want_m.means, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got_m.m2, want_m.m2, rtol=1e-9)
+    np.testing.assert_allclose(got_sums.intra_distance, want_sums.intra_distance, rtol=1e-9)
+    got_scores = (
+        scores.spark_silhouette(got_m, got_sums),
+        scores.calinski_harabasz(got_m),
+        scores.davies_bouldin(got_m, got_sums.intra_distance),
+    )
+    want_scores = (
+        scores.spark_silhouette(want_m, want_sums),
+        scores.calinski_harabasz(want_m),
+        scores.davies_bouldin(want_m, want_sums.intra_distance),
+    )
+    assert got_scores == pytest.approx(want_scores, rel=1e-9)
+    kinds = [sp.issparse(batch_rows(b, 400, cosine=cosine).x) for b in struct_batches]
+    assert kinds == [True, False, False, True]  # dense vectors; densified by the 10% rule
+    # and scikit-learn's own (unweighted: its scores take no weights)
+    if w is None:
+        rows = dense / np.linalg.norm(dense, axis=1, keepdims=True) if cosine else dense
+        assert scores.calinski_harabasz(got_m) == pytest.approx(
+            calinski_harabasz_score(rows, labels), rel=1e-9
+        )
+        assert scores.davies_bouldin(got_m, got_sums.intra_distance) == pytest.approx(
+            davies_bouldin_score(rows, labels), rel=1e-9
+        )
+
+
+def test_sparse_evaluator_batches_keep_their_rows_sparse_and_count_bad_ones() -> None:
+    """Bad rows of a sparse batch (null, another size, NaN, a repeated index; a zero vector
+    under cosine) are counted as a dense batch's are; the rows reach the kernel as CSR."""
+    rows: list[dict[str, Any] | None] = [
+        {"type": 0, "size": 60, "indices": [0, 2], "values": [1.0, 2.0]},
+        None,
+        {"type": 0, "size": 50, "indices": [1], "values": [1.0]},
+        {"type": 0, "size": 60, "indices": [1], "values": [float("nan")]},
+        {"type": 0, "size": 60, "indices": [3, 3], "values": [1.0, 1.0]},
+        {"type": 0, "size": 60, "indices": [], "values": []},
+        {"type": 0, "size": 60, "indices": [4], "values": [3.0]},
+        {"type": 0, "size": 60, "indices": [59], "values": [3.0]},
+    ]
+    batch = vector_batch(rows, np.array([0, 1, 0, 1, 0, 1, 0, 1.0]), None)
+    part = batch_rows(batch, 60, cosine=True)
+    assert sp.issparse(part.x) and part.x.shape == (3, 60)
+    assert part.bad_features == 5  # null, size 50, NaN, repeated index, zero (cosine)
+    assert part.x.nnz == 4 and part.x[[2]].toarray()[0, 59] == 1.0
+    np.testing.assert_array_equal(part.labels, [0, 0, 1])
+    got = moments_of_batches(iter([batch]), cosine=False)
+    assert (got.bad_features, got.dim, got.rows) == (4, 60, 8)
+    assert isinstance(got.moments, csr.SparseClusterMoments)
+
+
+def test_sparse_moments_of_different_clusters_merge_by_id() -> None:
+    """Partitions that hold different clusters merge into the moments of all the rows,
+    sparse with sparse (sums still CSR) and sparse with dense."""
+    x = topic_docs(90, 40, 3, 4, seed=8)
+    labels = np.where(np.arange(90) < 45, np.arange(90) % 2, 5 + np.arange(90) % 3).astype(float)
+    w = np.random.default_rng(3).uniform(0.5, 2.0, 90)
+    a = csr.labelled_moments(x[:45], w[:45], labels[:45])
+    b = csr.labelled_moments(x[45:], w[45:], labels[45:])
+    merged = a.merge(b)
+    assert isinstance(merged, csr.SparseClusterMoments) and sp.issparse(merged.sums)
+    want = scores.labelled_moments(x.toarray(), w, labels)
+    for got in (merged, a.merge(scores.labelled_moments(x[45:].toarray(), w[45:], labels[45:]))):
+        m = scores.as_moments(got)
+        np.testing.assert_array_equal(m.ids, [0, 1, 5, 6, 7])
+        np.testing.assert_array_equal(m.counts, want.counts)
+        np.testing.assert_allclose(m.means, want.means, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(m.m2, want.m2, rtol=1e-10)
