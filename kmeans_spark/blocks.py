@@ -105,7 +105,7 @@ _MIN_OVERHEAD, _OVERHEAD_FACTOR = 384 << 20, 0.10
 def memory_bytes(value: str, default_unit: str = "m") -> int:
     """A Spark memory setting (``"4g"``, ``"512m"``, ``"1024"``: MiB) in bytes."""
     text = value.strip().lower().removesuffix("b")
-    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+    units = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
     unit = text[-1] if text and text[-1] in units else default_unit
     number = text[:-1] if text and text[-1] in units else text
     return int(float(number) * units[unit])
@@ -146,6 +146,27 @@ def check_centers_memory(k: int, dim: int, memory: int, source: str) -> None:
             f"({CENTER_COPIES} float64 copies), more than its {memory / 2**20:,.0f} MiB "
             f"({source}); lower k (or nInit, or the sweep's largest k), use fewer features "
             "(e.g. HashingTF's numFeatures), or give the executors more memory."
+        )
+
+
+#: The Spark Connect server's largest message (bytes): a pass's plan, with the centres in
+#: its function (the DataFrame transport has no broadcast), must fit one.
+GRPC_MAX_MESSAGE = "spark.connect.grpc.maxInboundMessageSize"
+
+
+def check_centers_message(k: int, dim: int, limit: int, setting: str | None) -> None:
+    """Refuse, under Spark Connect, ``k x dim`` float64 centres that would not fit the
+    server's message size: every pass ships them inside its plan, and a plan over the limit
+    fails mid-fit with gRPC's RESOURCE_EXHAUSTED."""
+    need = k * dim * 8
+    if need > limit * 0.9:  # the rest of the plan: the task's code, the pass's other values
+        shown = f"{GRPC_MAX_MESSAGE}={setting}" if setting else f"the default {GRPC_MAX_MESSAGE}"
+        raise KMeansInputError(
+            f"k x features = {k} x {dim} centres are {need / 2**20:,.0f} MiB, which every pass "
+            f"under Spark Connect ships inside its plan: more than {shown} "
+            f"({limit / 2**20:,.0f} MiB) allows; lower k (or nInit, or the sweep's largest k), "
+            "use fewer features, raise that setting when starting the server, or run in a "
+            "classic session (which broadcasts them)."
         )
 
 
@@ -335,6 +356,18 @@ class ResidentBlocks:
     def _cache_name(self) -> str:
         return f"kmeans_spark blocks {self.fit_id[:8]} g{self.generation}"
 
+    def reload_in(self, partitions: int) -> list[BlockHandle]:
+        """Load again with the input in ``partitions`` partitions (coalesced when the last
+        load found more, else repartitioned), as a classic session would have loaded it:
+        for a ``numPartitions`` the session could not check before the load (Spark Connect
+        has no partition count)."""
+        source = self._features
+        if partitions < len(self.handles):
+            self._features = source.coalesce(partitions)
+        else:
+            self._features = source.repartition(partitions)
+        return self.load()
+
     def transform(self, affine: Affine, *, spherical: bool) -> list[BlockHandle]:
         """Rewrite every block as ``(x - offset) / scale`` (unit rows if ``spherical``) where
         it lies: one job over the cached handles, no read of the input
@@ -382,6 +415,9 @@ class ResidentBlocks:
         t = self._transport
         conf = {key: v for key in TASK_SETTINGS if (v := t.setting(key)) is not None}
         check_centers_memory(k, dim, *task_memory(conf, t.master, self._executor_cores()))
+        if is_connect(self._features.sparkSession):
+            setting = t.setting(GRPC_MAX_MESSAGE)
+            check_centers_message(k, dim, memory_bytes(setting or "128m", "b"), setting)
 
     def _plan(self) -> None:
         """How the coming passes are cut into tasks (:func:`plan_tasks`), and how many
@@ -516,8 +552,9 @@ class ResidentBlocks:
         """Remove the block files and uncache the handles.
 
         With a local master whose blocks are all on this host, the driver removes the
-        directories the handles name itself, and the fit spends no job on it; otherwise one
-        job does, where the handles are cached. A load job that failed (a corrupt input
+        directories the handles name itself, and the fit spends no job on it; otherwise
+        (and always under Spark Connect, whose server may run as another user) one job
+        does, where the handles are cached. A load job that failed (a corrupt input
         file) left stored partitions that no handle names: a small job removes the fit's
         directory wherever it runs (every executor, with a local master; as many as the
         default parallelism reaches on a cluster), without recomputing the failed load.
@@ -529,7 +566,11 @@ class ResidentBlocks:
             here = socket.gethostname()
             if not self._loaded:
                 self._transport.remove_everywhere(self.fit_id)
-            elif self._transport.master.startswith("local") and all(h.host == here for h in stored):
+            elif (
+                self._transport.name == "rdd"  # a Connect server's files may not be ours
+                and self._transport.master.startswith("local")
+                and all(h.host == here for h in stored)
+            ):
                 for directory in {os.path.dirname(h.x_path) for h in stored}:
                     blockstore.remove_dir(directory)
             else:

@@ -18,7 +18,7 @@ manager of the executor that computed each partition, which is the executor whos
 task wrote that partition's block file. A later plan over it scans the cached RDD through
 narrow dependencies only, so the scheduler gets the cached blocks' executors as preferred
 locations (``DAGScheduler.getCacheLocs``) and runs each task there, PROCESS_LOCAL: the same
-mechanism as the RDD transport's cached RDD (``tests/spark/test_frameblocks.py`` checks
+mechanism as the RDD transport's cached RDD (``tests/spark/test_transports.py`` checks
 it). A task can still run elsewhere after ``spark.locality.wait``; then it does not find its
 file and the engine rebuilds the blocks. If an executor is lost, its cached handle
 partitions are recomputed by the DataFrame's lineage: the load task runs again and writes
@@ -46,45 +46,16 @@ from typing import Any
 import pyarrow as pa
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 from pyspark.sql.types import BinaryType, StructField, StructType
 
 from kmeans_spark import blockstore
 from kmeans_spark.handle import HANDLE_ARROW_SCHEMA, BlockHandle
-from kmeans_spark.session import local_master_cores, setting
+from kmeans_spark.session import session_parallelism, setting
 from kmeans_spark.tasks import Inline, TaskResult
 
 #: One row per task of a pass (or of a clean-up job): its pickled result.
 RESULT_SCHEMA = StructType([StructField("result", BinaryType(), nullable=False)])
-#: Rows of ``spark.range`` that spread over every default partition (one per partition
-#: would do: ``range`` splits evenly; more keeps a parallelism up to this many exact).
-_PROBE_ROWS = 1 << 16
-
-
-def session_parallelism(spark: SparkSession) -> int:
-    """Spark's default parallelism, without a ``SparkContext``: ``spark.default.parallelism``
-    when set, N for ``local[N]`` (``local``: 1), else the partitions of ``spark.range``
-    without a count, which Spark splits into exactly its default parallelism (one job of
-    tiny tasks, no Python)."""
-    configured = setting(spark, "spark.default.parallelism")
-    if configured:
-        with contextlib.suppress(ValueError):
-            return max(1, int(configured))
-    spec = local_master_cores(setting(spark, "spark.master") or "")
-    if spec is not None and spec != "*":
-        return max(1, int(spec))
-    return probe_parallelism(spark)
-
-
-def probe_parallelism(spark: SparkSession) -> int:
-    """The partitions of ``spark.range`` without a count: Spark's default parallelism
-    (``spark.sql.leafNodeDefaultParallelism``, else the ``SparkContext``'s), asked with
-    one job of tiny tasks that finds the partition of the last row."""
-    last = F.lit(_PROBE_ROWS - 1)
-    probe = spark.range(_PROBE_ROWS).where(F.col("id") == last).select(F.spark_partition_id())
-    rows = probe.collect()  # not first(): a limit would scan the partitions one by one
-    return int(rows[0][0]) + 1 if rows else 1
 
 
 def _result_batch(value: Any) -> pa.RecordBatch:
@@ -161,7 +132,12 @@ class FrameTransport:
 
         schema = from_arrow_schema(HANDLE_ARROW_SCHEMA)
         frame = self._frame.mapInArrow(rewrite, schema).persist(StorageLevel.MEMORY_ONLY)
-        handles = list(_handles_of(iter(frame.toArrow().to_batches())))
+        try:
+            handles = list(_handles_of(iter(frame.toArrow().to_batches())))
+        except BaseException:  # the failed rewrite's cache is not kept (on the server)
+            with contextlib.suppress(Exception):
+                frame.unpersist(blocking=False)
+            raise
         old, self._frame, self._pass_frame = self._frame, frame, frame
         with contextlib.suppress(Exception):  # loaded already: the new cache stays
             old.unpersist(blocking=False)

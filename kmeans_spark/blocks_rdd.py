@@ -83,7 +83,11 @@ class RddTransport:
         assert self.rdd is not None, "load() first"
         rdd = self.rdd.map(fn).persist(StorageLevel.MEMORY_ONLY)
         rdd.setName(name)
-        handles = rdd.collect()
+        try:
+            handles = rdd.collect()
+        except BaseException:  # the failed rewrite's cache is not kept
+            rdd.unpersist(blocking=False)
+            raise
         self.rdd.unpersist(blocking=False)  # the new handles' lineage still reaches it
         self.rdd, self._groups = rdd, None
         return handles

@@ -12,11 +12,13 @@ from kmeans_spark.errors import KMeansInputError
 #: PySpark reads it from when no key sets it.
 REMOTE_KEY = "spark.remote"
 REMOTE_ENV = "SPARK_REMOTE"
-#: A Spark Connect URL: ``sc://HOST[:PORT][/][;key=value]...`` (HOST a name, an IPv4
-#: address or a bracketed IPv6 one; PORT 15002 when left out, as Spark's).
+#: A Spark Connect URL: ``sc://HOST[:PORT][/[;key=value]...]`` (HOST a name, an IPv4
+#: address or a bracketed IPv6 one; PORT 15002 when left out, as Spark's). As strict as
+#: PySpark's own parser: options only after the ``/``, no ``=`` inside a value; a URL it
+#: would refuse must be refused here, since its error quotes the token.
 _CONNECT_URL = re.compile(
     r"sc://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)"
-    r"(?::(?P<port>[0-9]+))?/?(?P<params>(?:;[^;=/]+=[^;]*)*)"
+    r"(?::(?P<port>[0-9]+))?(?:/(?P<params>(?:;[^;=/]+=[^;=]*)*))?"
 )
 DEFAULT_CONNECT_PORT = 15002
 
@@ -31,7 +33,8 @@ def connect_address(url: str, given_as: str) -> tuple[str, int]:
         raise KMeansInputError(
             f"{given_as} {without_token(url)!r} is not a Spark Connect URL: it must look like "
             f"sc://HOST:PORT (port 1-65535, {DEFAULT_CONNECT_PORT} if left out; options as "
-            "/;token=...), e.g. sc://spark-connect.example.com:15002; fix the URL, or "
+            "/;token=..., no '=' inside a value), e.g. sc://spark-connect.example.com:15002; "
+            "fix the URL, or "
             f"{leave} to run a session of the job's own."
         )
     return found.group("host").strip("[]"), port

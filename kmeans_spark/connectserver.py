@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kmeans_spark.session import CONNECT_MODE
+
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
-#: What makes PySpark's functions and builders take their Connect implementations.
-CONNECT_MODE = "SPARK_CONNECT_MODE_ENABLED"
 #: Settings of the server's session: loopback only, no UI, few shuffle partitions.
 SERVER_DEFAULTS: dict[str, str] = {
     "spark.ui.enabled": "false",

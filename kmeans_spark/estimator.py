@@ -303,6 +303,10 @@ class KMeans(
         known, before seeding. Returns (rows, dimension, the scaling applied)."""
         with _timed(phases, "load"):
             handles = blocks.load()
+            wanted = self.getNumPartitions()
+            if wanted and len(handles) != wanted:  # Spark Connect: the count was unknown
+                log.info("the input has %d partitions: loading it in %d", len(handles), wanted)
+                handles = blocks.reload_in(wanted)
             stage = self._input_stage
             affine = stage.on_load(handles) if stage is not None else None
             rows, dim = self._check_blocks(handles)
@@ -458,20 +462,22 @@ class KMeans(
         )
 
     def _partitioned(self, features: DataFrame, transport: BlockTransport) -> DataFrame:
-        """The input in ``numPartitions`` blocks, or at most the default parallelism's.
-        Where the partition count cannot be had (Spark Connect: no RDD), an explicit
-        ``numPartitions`` repartitions (a shuffle) rather than guess."""
+        """The input in ``numPartitions`` blocks (coalesced, or repartitioned when it has
+        fewer), or at most the default parallelism's.
+
+        Under Spark Connect the partition count cannot be had before the load (no RDD): the
+        input is loaded as it is, and a load of another count than ``numPartitions`` loads
+        again from the coalesced or repartitioned input (:meth:`_load`), which is what a
+        classic session loads, so both store the same blocks and give the same centres.
+        (Coalescing to the same count is not a no-op: its grouping may reorder
+        partitions.)"""
         wanted = self.getNumPartitions()
         if wanted == 0:  # coalesce never adds partitions, so no need to count them first
             return features.coalesce(transport.default_parallelism())
         current = transport.partitions(features)
-        if current is None:
-            return features.repartition(wanted)
-        if wanted < current:
-            return features.coalesce(wanted)
-        if wanted > current:
-            return features.repartition(wanted)
-        return features
+        if current is None or wanted == current:
+            return features
+        return features.coalesce(wanted) if wanted < current else features.repartition(wanted)
 
     def _seed_centers(
         self, blocks: ResidentBlocks, dim: int, affine: Affine | None

@@ -4,8 +4,8 @@ Each iteration is exactly one Spark job over the resident blocks (see
 :mod:`kmeans_spark.blocks`): every block returns per-centre sums, weights, counts, costs and
 its few farthest points; the driver merges them, computes the new centres (reseeding empty
 clusters from those far points, so no extra pass), and ships the centres to the next
-iteration's tasks (inside the task when small, else as a broadcast; see
-:meth:`ResidentBlocks.share`).
+iteration's tasks (inside the task when small, else as a broadcast where the transport has
+one; see :meth:`ResidentBlocks.share`).
 
 Several runs (restarts, or the k of a sweep) share each pass: the runs computed in full
 are stacked into one matrix (one GEMM per tile), and each run that prunes is computed on its

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import cast
 
 from pyspark import SparkConf, SparkContext
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from kmeans_spark.connect_url import without_token
 from kmeans_spark.errors import KMeansInputError
@@ -239,7 +240,13 @@ def connect_session(
         ) from None
     os.environ[CONNECT_MODE] = "1"
     # typed as the classic session, as every caller's: the DataFrame API is the same
-    spark = cast(SparkSession, ConnectSession.builder.remote(url).getOrCreate())
+    try:
+        spark = cast(SparkSession, ConnectSession.builder.remote(url).getOrCreate())
+    except Exception as exc:  # PySpark's URL parser: its message may quote the token
+        raise KMeansInputError(
+            f"{given_as} {shown!r} is refused by PySpark's Spark Connect client "
+            f"({type(exc).__name__}); fix the URL (sc://HOST:PORT/;token=...), then run again."
+        ) from None
     client = spark.client
     policies = client.get_retry_policies()
     # the default policy retries an unreachable server for about 10 minutes: ask briefly
@@ -321,3 +328,51 @@ def set_log_level(spark: SparkSession, level: str) -> None:
     logging is not the client's to set (:func:`log_server_owned` says so)."""
     if not is_connect(spark):
         spark.sparkContext.setLogLevel(level)
+
+
+# -- without a SparkContext ---------------------------------------------------------------
+
+#: Rows of ``spark.range`` that spread over every default partition (one per partition
+#: would do: ``range`` splits evenly; more keeps a parallelism up to this many exact).
+_PROBE_ROWS = 1 << 16
+
+
+def session_parallelism(spark: SparkSession) -> int:
+    """Spark's default parallelism, without a ``SparkContext``: ``spark.default.parallelism``
+    when set, N for ``local[N]`` (``local``: 1), else the partitions of ``spark.range``
+    without a count, which Spark splits into exactly its default parallelism (one job of
+    tiny tasks, no Python)."""
+    configured = setting(spark, "spark.default.parallelism")
+    if configured:
+        with contextlib.suppress(ValueError):
+            return max(1, int(configured))
+    spec = local_master_cores(setting(spark, "spark.master") or "")
+    if spec is not None and spec != "*":
+        return max(1, int(spec))
+    return probe_parallelism(spark)
+
+
+def probe_parallelism(spark: SparkSession) -> int:
+    """The partitions of ``spark.range`` without a count: Spark's default parallelism
+    (``spark.sql.leafNodeDefaultParallelism``, else the ``SparkContext``'s), asked with
+    one job of tiny tasks that finds the partition of the last row."""
+    last = F.lit(_PROBE_ROWS - 1)
+    probe = spark.range(_PROBE_ROWS).where(F.col("id") == last).select(F.spark_partition_id())
+    rows = probe.collect()  # not first(): a limit would scan the partitions one by one
+    return int(rows[0][0]) + 1 if rows else 1
+
+
+def default_parallelism(spark: SparkSession) -> int:
+    """Spark's default parallelism: the ``SparkContext``'s in a classic session, else
+    :func:`session_parallelism`."""
+    if is_connect(spark):
+        return session_parallelism(spark)
+    return max(1, int(spark.sparkContext.defaultParallelism))
+
+
+def partition_count(df: DataFrame) -> int | None:
+    """``df``'s partition count in a classic session (free: its RDD's); None under Spark
+    Connect, where only reading ``df`` could tell."""
+    if is_connect(df.sparkSession):
+        return None
+    return int(df.rdd.getNumPartitions())

@@ -21,8 +21,9 @@ class Tuning:
     #: Work worth a Python task of its own (see :func:`kmeans_spark.tasks.plan_tasks`);
     #: 0 gives every block its own task.
     min_task_work: float = MIN_TASK_WORK
-    #: Values up to this size ride in the pickled task itself; larger ones are broadcast. A
-    #: broadcast costs ~5-15 ms per pass to create and destroy, for data that small.
+    #: Values up to this size ride in the pickled task itself; larger ones are broadcast on
+    #: the RDD transport (the DataFrame one, under Spark Connect, has no broadcast: always
+    #: inline). A broadcast costs ~5-15 ms per pass to create and destroy, for data that small.
     inline_bytes: int = 256 * 1024
     #: Rebuilds of lost block files before a pass gives up.
     max_rebuilds: int = 3

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kmeans_spark.app.paths import absolute, check_apart, has_glob, template
+from kmeans_spark.app.paths import absolute, check_apart, has_glob, has_scheme, template
 from kmeans_spark.connect_url import (
     REMOTE_ENV,
     REMOTE_KEY,
@@ -217,20 +217,22 @@ class RunConfig:
             if o.key and o.reads and o.key in self.keys and self.value(o.key)
         }
 
-    def with_absolute_paths(self) -> RunConfig:
-        """This config with its relative local paths (``--input``, ``--output``, models)
-        made absolute, against this process's working directory.
+    def with_local_paths_qualified(self) -> RunConfig:
+        """This config with its scheme-less paths (``--input``, ``--output``, models) made
+        ``file://`` URLs of absolute paths, against this process's working directory.
 
         For Spark Connect: the server resolves a relative path against its own working
-        directory and the client (the job's checks, its small files) against its own; an
-        absolute path names the same file for both, given that they see the same file
-        system (README, "Spark Connect")."""
+        directory, and a bare absolute one against its default file system (``fs.defaultFS``,
+        HDFS on many clusters), while the client (the job's checks, its small files) reads
+        both as local paths; a ``file://`` URL names the same file for both, given that they
+        see the same file system (README, "Spark Connect"). Otherwise the DataFrames and the
+        small files of one run could land on two file systems."""
         tables: dict[str, dict[str, Any]] = {}
         for option in OPTIONS:
             if option.key and (option.reads or option.key in ("output.path", "job.init_model")):
                 value = self.value(option.key)
-                if value and value != absolute(value):
-                    tables.setdefault(option.table, {})[option.name] = absolute(value)
+                if value and not has_scheme(value):
+                    tables.setdefault(option.table, {})[option.name] = "file://" + absolute(value)
         changed = {t: dataclasses.replace(getattr(self, t), **v) for t, v in tables.items()}
         return dataclasses.replace(self, **changed)
 

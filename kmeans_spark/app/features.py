@@ -460,23 +460,3 @@ def _arrow_type(dtype: DataType) -> Any:
     from pyspark.sql.pandas.types import to_arrow_type
 
     return to_arrow_type(dtype)
-
-
-def partition_count(df: DataFrame) -> int:
-    """How many partitions ``df`` has, empty ones included (``rdd.getNumPartitions``
-    without the RDD API): one ``mapInArrow`` job that yields a row per partition, reading
-    ``df`` (small or cached DataFrames only)."""
-    import pyarrow as pa
-
-    def one(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for _ in batches:
-            pass
-        yield pa.RecordBatch.from_arrays([pa.array([1], pa.int8())], names=["p"])
-
-    return int(df.mapInArrow(one, "p byte").count())
-
-
-def default_parallelism(spark: SparkSession) -> int:
-    """The session's default parallelism (``sparkContext.defaultParallelism``, which Spark
-    Connect has not): the partitions of a ``range`` Spark splits by it."""
-    return max(1, partition_count(spark.range(0, 1 << 16)))

@@ -310,7 +310,7 @@ class ArrowFS(JobFS):
             return
         try:
             fs.move(s, d)
-        except OSError:  # an object store moves files only: copy the tree, then delete it
+        except (OSError, NotImplementedError):  # an object store moves files only: copy, delete
             pafs.copy_files(s, d, source_filesystem=fs, destination_filesystem=fs)
             fs.delete_dir(s)
 

@@ -45,6 +45,11 @@ def split(path: str) -> tuple[str, list[str]]:
     return root, [c for c in rest.split("/") if c]
 
 
+def has_scheme(path: str) -> bool:
+    """Whether ``path`` names its file system (``file:``, ``hdfs://``, ...)."""
+    return _SCHEME.match(path) is not None
+
+
 def absolute(path: str) -> str:
     """A relative local path made absolute (against the working directory), normalised;
     any other path (absolute, or with a scheme: ``file:``, ``hdfs://``) as it is."""

@@ -146,7 +146,7 @@ def read_movies(spark: SparkSession, fs: JobFS, cfg: RunConfig) -> MovieInput:
 
     from kmeans_spark import text
     from kmeans_spark.app import io
-    from kmeans_spark.app.features import default_parallelism, partition_count
+    from kmeans_spark.session import default_parallelism, partition_count
 
     inp, name = cfg.input, cfg.name("input.path")
     # TMDB's overviews may span lines, and its JSON quotes are doubled; every column text
@@ -177,7 +177,8 @@ def read_movies(spark: SparkSession, fs: JobFS, cfg: RunConfig) -> MovieInput:
         good = checked.where(F.col(text.PROBLEM).isNull()).drop(text.PROBLEM, text.PROBLEM_COLUMN)
         good, duplicates = _deduplicated(good, checked, cfg)
         parallelism = default_parallelism(spark)
-        if partition_count(good) < parallelism:  # a CSV of many lines is one split
+        count = partition_count(good)  # None under Spark Connect: a small table, shuffle it
+        if count is None or count < parallelism:  # a CSV of many lines is one split
             good = good.repartition(parallelism)
         movies = good.cache()
         rows = movies.count()

@@ -121,8 +121,8 @@ def run_on_spark(
     try:
         if session is None:
             set_log_level(spark, cfg.spark.log_level)  # checked with the config
-        if is_connect(spark):  # the server resolves relative paths against its own directory
-            cfg = cfg.with_absolute_paths()
+        if is_connect(spark):  # the server resolves bare paths its own way
+            cfg = cfg.with_local_paths_qualified()
         result = work(spark, cfg)
     finally:
         if session is None and (is_connect(spark) or not under_spark_submit()):

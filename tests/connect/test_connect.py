@@ -134,7 +134,7 @@ def test_warm_starts_restarts_and_a_sweep_under_connect(connect: Any, fitted: An
     )
     restarted = KMeans(k=3, seed=7, nInit=3, numPartitions=3).fit(df)
     assert len(restarted.summary.diagnostics.runCosts) == 3
-    assert restarted.summary.diagnostics.numPartitions == 3  # repartitioned: no count here
+    assert restarted.summary.diagnostics.numPartitions == 3  # loaded again: no count here
 
     swept = KMeans(seed=3).sweep(df, ks=[2, 3, 4], sampleSize=100)
     assert [m.getK() for m in swept.models] == [2, 3, 4]

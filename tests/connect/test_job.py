@@ -67,12 +67,13 @@ def test_fit_under_connect_writes_what_a_classic_session_writes(
     args = [*FIT, "--input", str(lake / "in")]
     classic = in_process(spark, capsys, *args, "--output", str(lake / "classic"))
     assert classic.code == 0, classic.stderr[-3000:]
-    # a relative --output: the client makes it absolute, so the server writes it there too
+    # a relative --output: the client makes it a file:// URL of the absolute path, so the
+    # server writes it there too (not relative to its own directory, nor on fs.defaultFS)
     remote = job(connect_server, lake, *args, "--output", "remote")
     assert remote.code == 0, remote.stderr[-3000:]
     out = lake / "remote"
     assert sorted(p.name for p in out.iterdir()) == RUN_FILES
-    assert json.loads(remote.stdout.splitlines()[-1])["output"] == str(out)
+    assert json.loads(remote.stdout.splitlines()[-1])["output"] == f"file://{out}"
     assert "Spark Connect: server sc://localhost:" in remote.stderr
     assert connect_server.token not in remote.stderr + remote.stdout
     assert "Traceback" not in remote.stderr
@@ -94,8 +95,8 @@ def test_fit_under_connect_writes_what_a_classic_session_writes(
     again = job(connect_server, lake, *args, "--output", "remote")
     assert again.code == 2
     assert again.error_lines() == [
-        f"error: output {str(out)!r} already exists; pass --mode overwrite to replace it, or "
-        "choose another --output."
+        f"error: output {f'file://{out}'!r} already exists; pass --mode overwrite to replace "
+        "it, or choose another --output."
     ]
     rerun = job(connect_server, lake, *args, "--output", "remote", "--mode", "overwrite")
     assert rerun.code == 0, rerun.stderr[-3000:]
@@ -122,8 +123,8 @@ def test_bad_input_under_connect_is_one_line_exit_2_and_nothing_written(
     fit = ["fit", "--features", "x0,x1", "--k", "2", "--run-date", "2026-11-22"]
     cases = {
         ("missing",): (
-            f"error: --input {str(tmp_path / 'missing')!r} does not exist; check the path, and "
-            "--run-date (2026-11-22) if it uses {run_date}."
+            # the client passes the server a file:// URL (not read on its fs.defaultFS)
+            f"error: --input {'file://' + str(tmp_path / 'missing')!r} does not exist"
         ),
         ("csv", "--where", "nonsense_column > 1"): (
             "error: --where 'nonsense_column > 1' is not a valid filter of the input "

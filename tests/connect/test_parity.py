@@ -22,6 +22,14 @@ from kmeans_spark import KMeans
 #: iterations, so summation order would show).
 PARAMS: dict[str, Any] = {"k": 4, "seed": 11, "nInit": 2, "maxIter": 30, "tol": 0.0}
 COSINE: dict[str, Any] = {**PARAMS, "distanceMeasure": "cosine", "initMode": "random"}
+#: ``numPartitions`` below, at and above the input's 4 partitions (coalesced, as it is, and
+#: repartitioned: under Connect the count is unknown before the load, so the first and the
+#: last load twice), with weights on the last.
+PARTITIONED: dict[str, dict[str, Any]] = {
+    "numPartitions=3": {**PARAMS, "numPartitions": 3},
+    "numPartitions=4": {**PARAMS, "numPartitions": 4},
+    "numPartitions=6, weighted": {**PARAMS, "numPartitions": 6, "weightCol": "w"},
+}
 
 
 def gaussians(spark: Any) -> Any:
@@ -35,13 +43,14 @@ def gaussians(spark: Any) -> Any:
         (blob * (j + 1) % 3) * 2.0 + (blob == j).cast("double") + F.randn(seed=j) * 1.2
         for j in range(5)
     ]
-    return ids.select("id", F.array(*values).alias("features"))
+    weight = (F.col("id") % 7 + 1).cast("double") / 4.0
+    return ids.select("id", F.array(*values).alias("features"), weight.alias("w"))
 
 
 def fit_and_label(spark: Any) -> dict[str, tuple[np.ndarray, list[int], float]]:
     df = gaussians(spark)
     out = {}
-    for name, params in (("euclidean", PARAMS), ("cosine", COSINE)):
+    for name, params in (("euclidean", PARAMS), ("cosine", COSINE), *PARTITIONED.items()):
         model = KMeans(**params).fit(df)
         labels = model.transform(df).orderBy("id").select("prediction").toPandas()
         out[name] = (
@@ -71,3 +80,4 @@ def test_classic_and_connect_give_the_same_centres_and_labels(
         assert got_labels == labels, name
         assert got_cost == pytest.approx(cost, rel=1e-9)
         assert len(set(labels)) == 4
+    assert classic["numPartitions=6, weighted"][0].shape == (4, 5)

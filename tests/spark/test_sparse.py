@@ -48,9 +48,11 @@ def vector_frame(
     dense: bool = False,
     weights: np.ndarray | None = None,
     partitions: int = 3,
+    labels: np.ndarray | None = None,
 ) -> Any:
-    """``id``, ``features`` (SparseVector, or DenseVector with ``dense``) and ``w``, over
-    ``partitions`` partitions and an empty one."""
+    """``id``, ``features`` (SparseVector, or DenseVector with ``dense``), ``w`` and
+    ``prediction`` (given ``weights`` / ``labels``), over ``partitions`` partitions and an
+    empty one."""
     from pyspark.ml.linalg import Vectors
 
     rows = []
@@ -66,8 +68,11 @@ def vector_frame(
         row: tuple[Any, ...] = (i, vector)
         if weights is not None:
             row += (float(weights[i]),)
+        if labels is not None:
+            row += (int(labels[i]),)
         rows.append(row)
     names = ["id", "features"] + (["w"] if weights is not None else [])
+    names += ["prediction"] if labels is not None else []
     sc = spark.sparkContext
     rdd = sc.parallelize(rows, partitions).union(sc.parallelize([], 1))
     return spark.createDataFrame(rdd, schema=names)
@@ -263,6 +268,42 @@ def test_sweep_metrics_on_sparse_blocks_are_the_dense_ones_and_sparks(
     finally:
         sparse_w.unpersist()
         dense_w.unpersist()
+
+
+def test_the_evaluator_scores_sparse_vectors_as_dense_ones_and_as_spark(
+    spark: Any, docs: sp.csr_array
+) -> None:
+    """``KMeansEvaluator`` on a SparseVector column (kept sparse: CSR batches in its tasks)
+    gives the four metrics of the same rows as DenseVectors, and its silhouette is Spark's
+    ``ClusteringEvaluator``'s, for both distance measures, with weights and an empty
+    partition (1e-9)."""
+    from pyspark.ml.evaluation import ClusteringEvaluator
+    from pyspark.ml.linalg import VectorUDT
+
+    from kmeans_spark.evaluation import METRICS, KMeansEvaluator
+    from kmeans_spark.load import FEATURES
+
+    dense_rows = docs.toarray()
+    seeds = dense_rows[[0, 1, 2, 3]]  # four documents of the four topics
+    labels = ((dense_rows[:, None, :] - seeds[None]) ** 2).sum(axis=2).argmin(axis=1)
+    weights = np.random.default_rng(4).uniform(0.5, 2.0, docs.shape[0])
+    sparse_p = vector_frame(spark, docs, weights=weights, labels=labels).cache()
+    dense_p = vector_frame(spark, docs, dense=True, weights=weights, labels=labels).cache()
+    try:
+        # the vectors reach the tasks as vectors (Spark's struct), not vector_to_array's arrays
+        features = KMeansEvaluator()._columns(sparse_p).schema[FEATURES].dataType
+        assert isinstance(features, VectorUDT)
+        for measure in ("squaredEuclidean", "cosine"):
+            for metric in METRICS:
+                ev = KMeansEvaluator(metricName=metric, distanceMeasure=measure, weightCol="w")
+                got, want = ev.evaluate(sparse_p), ev.evaluate(dense_p)
+                assert got == pytest.approx(want, rel=1e-9), (measure, metric)
+                if metric == "silhouette":
+                    spark_ev = ClusteringEvaluator(distanceMeasure=measure, weightCol="w")
+                    assert got == pytest.approx(spark_ev.evaluate(sparse_p), rel=1e-9, abs=1e-9)
+    finally:
+        sparse_p.unpersist()
+        dense_p.unpersist()
 
 
 def test_a_sparse_fitted_model_transforms_sparse_rows(sparse_df: Any, dense_df: Any) -> None:

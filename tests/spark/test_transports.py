@@ -14,17 +14,13 @@ import pytest
 
 from kmeans_spark import KMeans
 from kmeans_spark.blocks import FittedBlocks, ResidentBlocks
-from kmeans_spark.blocks_frame import (
-    RESULT_SCHEMA,
-    FrameTransport,
-    probe_parallelism,
-    session_parallelism,
-)
+from kmeans_spark.blocks_frame import RESULT_SCHEMA, FrameTransport
 from kmeans_spark.datagen import make_blobs
 from kmeans_spark.dataset import prepare
 from kmeans_spark.lloyd import run_lloyd_runs
 from kmeans_spark.load import InputStage, LoadSettings
 from kmeans_spark.seeding import kmeans_parallel
+from kmeans_spark.session import probe_parallelism, session_parallelism
 from kmeans_spark.tuning import Tuning
 
 from .helpers import cols

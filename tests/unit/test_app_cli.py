@@ -127,8 +127,8 @@ pytestmark = pytest.mark.usefixtures("no_spark")
             [*FIT, "--remote", "localhost:15002/;token=hunter2"],
             "error: --remote 'localhost:15002/;token=***' is not a Spark Connect URL: it must "
             "look like sc://HOST:PORT (port 1-65535, 15002 if left out; options as "
-            "/;token=...), e.g. sc://spark-connect.example.com:15002; fix the URL, or leave "
-            "--remote out to run a session of the job's own.",
+            "/;token=..., no '=' inside a value), e.g. sc://spark-connect.example.com:15002; "
+            "fix the URL, or leave --remote out to run a session of the job's own.",
         ),
         (
             [*FIT, "--remote", "sc://spark:15002", "--master", "local[2]"],

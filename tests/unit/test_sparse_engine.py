@@ -15,7 +15,12 @@ import scipy.sparse as sp
 
 from kmeans_spark import blockstore
 from kmeans_spark.arrow import vector_chunks
-from kmeans_spark.blocks import check_centers_memory, memory_bytes, task_memory
+from kmeans_spark.blocks import (
+    check_centers_memory,
+    check_centers_message,
+    memory_bytes,
+    task_memory,
+)
 from kmeans_spark.colstats import ColumnStats
 from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.handle import BlockHandle
@@ -255,6 +260,17 @@ def test_memory_rule_of_the_centres() -> None:
     check_centers_memory(50, 2**18, 512 << 20, "x")  # 300 MiB: fits
     with pytest.raises(KMeansInputError, match=r"100 x 262144 dense centres need 600 MiB"):
         check_centers_memory(100, 2**18, 512 << 20, "spark.driver.memory=1g")
+
+
+def test_centres_must_fit_a_spark_connect_message() -> None:
+    """Under Connect the centres ride in every pass's plan (no broadcast): 128 MiB by
+    default, Spark's spark.connect.grpc.maxInboundMessageSize (in bytes)."""
+    assert memory_bytes("134217728", "b") == 128 << 20
+    check_centers_message(50, 2**18, 128 << 20, None)  # 100 MiB: fits
+    with pytest.raises(KMeansInputError, match=r"^k x features = 100 x 262144 centres are 200 MiB"):
+        check_centers_message(100, 2**18, 128 << 20, None)
+    with pytest.raises(KMeansInputError, match=r"maxInboundMessageSize=67108864 \(64 MiB\)"):
+        check_centers_message(40, 2**18, 64 << 20, "67108864")
 
 
 def test_a_pass_over_csr_blocks_opens_them_as_csr(fit_dir: str) -> None:
