@@ -587,7 +587,9 @@ def transform_block(
             return (part + origin - offset) / scale if spherical else part / scale
 
         zero = np.zeros(handle.rows, dtype=bool)
-        if spherical:  # one read more, so the file is written with its final row count
+        if spherical and settings.drop_zero_rows:
+            # one read more, so the file is written with its final row count; otherwise the
+            # zero rows are counted as they are written (and the fit refuses them)
             zero = np.concatenate([squared_norms(scaled(s)) == 0 for s in starts])
         drop = settings.drop_zero_rows and bool(zero.any())
 
@@ -595,9 +597,11 @@ def transform_block(
             for start in starts:
                 part = scaled(start)
                 if spherical:
-                    part = normalize_rows(part)[0]
+                    part, found = normalize_rows(part)
                     if drop:
                         part = part[~zero[start : start + TRANSFORM_CHUNK_ROWS]]
+                    elif not settings.drop_zero_rows:
+                        zero[start : start + len(found)] = found
                 yield part
 
         rows = handle.rows - int(zero.sum()) if drop else handle.rows

@@ -10,8 +10,8 @@ they share, top to bottom:
   :mod:`kmeans_spark.options`, validated before Spark starts;
 * :mod:`.paths`: where a run may write, from the paths alone (no file system);
 * :mod:`.runner`: a run's first log lines, SparkSession, summary fields and one-line result;
-* :mod:`.io`: input reading, the atomic output with its marker, saved models, the Hadoop
-  file system;
+* :mod:`.io`: input reading, the atomic output with its marker, saved models, the job's
+  file system (Hadoop's in a classic session, pyarrow's under Spark Connect);
 * :mod:`.features` (Spark: the input every command starts from, column choice, a saved
   model's columns, numeric conversion, input statistics) and
   :mod:`.scaler` (numpy: the feature scaling saved with a model).

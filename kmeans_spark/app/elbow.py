@@ -83,7 +83,7 @@ def elbow(spark: SparkSession, cfg: RunConfig) -> dict[str, Any]:
     from kmeans_spark.app import features, io, reporting
     from kmeans_spark.estimator import KMeans
 
-    fs = io.HadoopFS(spark)
+    fs = io.JobFS(spark)
     out = io.open_output(fs, cfg, "elbow")
     phases: dict[str, float] = {}
     inp = features.load_input(spark, fs, cfg, cfg.input.features)

@@ -149,16 +149,24 @@ class InputCounts:
             zero_dropped=sum(h.dropped_zero_rows for h in handles),
         )
 
-    def check(self, df: DataFrame, cfg: RunConfig, features: list[str]) -> int:
+    def check(
+        self, df: DataFrame, cfg: RunConfig, features: list[str], *, scaled: bool = False
+    ) -> int:
         """Refuse bad rows under ``job.bad_rows=error`` (with the first one's row number and
         value) and an input with nothing to work on (an empty partition, a filter that keeps
         none); return the number of rows dropped."""
         if self.bad_rows and cfg.job.bad_rows == "error":
             raise bad_row_error(df, self, features)
         if self.zero_rows:  # only counted under cosine, and only kept under "error"
+            what = (
+                f"become zero vectors once {cfg.name('job.scale')} centres them (rows equal "
+                "to the features' mean)"
+                if scaled
+                else "are zero vectors (every feature 0, e.g. empty documents)"
+            )
             raise KMeansInputError(
-                f"{self.zero_rows} rows are zero vectors (every feature 0, e.g. empty "
-                f"documents), which have no direction under {cfg.name('job.distance')} "
+                f"{self.zero_rows} rows {what}, which have no direction under "
+                f"{cfg.name('job.distance')} "
                 f"cosine; remove them, or pass {cfg.name('job.zero_vectors')} drop to leave "
                 "them out of the fit and count them."
             )
@@ -265,7 +273,7 @@ class FitStage:
         """Count again once the blocks are scaled: under cosine, rows centred onto the zero
         vector appear only then, refused or dropped (``job.zero_vectors``) as the load's."""
         self.counts = InputCounts.of_handles(handles, self._features)
-        self.dropped = self.counts.check(self._df, self._cfg, self._features)
+        self.dropped = self.counts.check(self._df, self._cfg, self._features, scaled=True)
 
     def _loaded(self, handles: Sequence[BlockHandle]) -> Affine | None:
         names = self._features

@@ -113,10 +113,6 @@ class JobFS:
         raise NotImplementedError
 
 
-#: The name the job's modules and tests know the file system by.
-HadoopFS = JobFS
-
-
 class JvmFS(JobFS):
     """:class:`JobFS` through the JVM's ``org.apache.hadoop.fs.FileSystem`` (a classic
     session), so an atomic rename works wherever Spark writes."""

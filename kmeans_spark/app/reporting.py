@@ -16,7 +16,7 @@ import numpy as np
 
 from kmeans_spark.app.config import RunConfig
 from kmeans_spark.app.features import FitStage
-from kmeans_spark.app.io import AtomicOutput, HadoopFS
+from kmeans_spark.app.io import AtomicOutput, JobFS
 from kmeans_spark.app.scaler import Scaler
 from kmeans_spark.metrics import ClusteringMetrics
 from kmeans_spark.report import KRow, ReportData
@@ -78,7 +78,7 @@ def report_data(
 
 
 def write_report(
-    fs: HadoopFS, out: AtomicOutput, data: ReportData, *, three_d: bool = False
+    fs: JobFS, out: AtomicOutput, data: ReportData, *, three_d: bool = False
 ) -> list[str]:
     """Write ``plots/NAME.png`` and ``report.html`` (the same plots embedded) into the run's
     output, with a 3-D view of the clusters if asked; return the names written."""

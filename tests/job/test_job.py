@@ -528,10 +528,10 @@ def test_a_damaged_model_directory_is_one_clear_error(
     """What predict and --init-model say about the directories they read (in-process: the
     checks run on the tests' session, no spark-submit needed)."""
     from kmeans_spark.app.features import model_features
-    from kmeans_spark.app.io import HadoopFS, load_saved_model
+    from kmeans_spark.app.io import JobFS, load_saved_model
     from kmeans_spark.errors import KMeansInputError
 
-    fs = HadoopFS(spark)
+    fs = JobFS(spark)
 
     def damaged(name: str, damage: Any) -> str:
         copy = tmp_path / name
@@ -599,15 +599,15 @@ def test_a_damaged_model_directory_is_one_clear_error(
 
 
 def test_a_file_system_failure_is_the_java_exceptions_own_line(spark: Any) -> None:
-    """An output the job may not write fails in a HadoopFS call: pyspark passes the JVM's
+    """An output the job may not write fails in a JobFS call: pyspark passes the JVM's
     exception on as is, and its own text is only ``An error occurred while calling oNN.x``."""
     from py4j.protocol import Py4JJavaError
 
     from kmeans_spark.app import cli
-    from kmeans_spark.app.io import HadoopFS
+    from kmeans_spark.app.io import JobFS
 
     with pytest.raises(Py4JJavaError) as failed:
-        HadoopFS(spark).write_text("/proc/kmeans-spark-out/summary.json", "{}")
+        JobFS(spark).write_text("/proc/kmeans-spark-out/summary.json", "{}")
     assert cli.explain(failed.value) == (
         cli.EXIT_FAILURE,
         f"java.io.IOException: Mkdirs failed to create /proc/kmeans-spark-out (exists=false, "
@@ -625,7 +625,7 @@ def test_a_model_is_matched_by_its_own_columns(
     from kmeans_spark import KMeans
     from kmeans_spark.app import fit
     from kmeans_spark.app.config import load_config
-    from kmeans_spark.app.io import HadoopFS, load_saved_model
+    from kmeans_spark.app.io import JobFS, load_saved_model
     from kmeans_spark.errors import KMeansInputError
 
     other = tmp_path / "models" / "other"
@@ -633,7 +633,7 @@ def test_a_model_is_matched_by_its_own_columns(
     KMeans(k=2, seed=1, inputCols=["y0", "y1", "y2"]).fit(frame.toDF("y0", "y1", "y2")).write(
     ).save(str(other))  # fmt: skip
     shutil.copy(csv_run / "scaler.json", other.parent / "scaler.json")  # same width, unrelated
-    fs = HadoopFS(spark)
+    fs = JobFS(spark)
     assert load_saved_model(fs, str(other), "--init-model").scaler is None
     assert load_saved_model(fs, str(csv_run / "model"), "--model").scaler is not None
     out = tmp_path / "out"

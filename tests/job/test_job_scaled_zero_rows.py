@@ -33,9 +33,9 @@ def test_zero_rows_after_scaling_are_refused_then_dropped_and_counted(
     refused = in_process(spark, capsys, *args)
     assert refused.code == 2, refused.stderr[-3000:]
     assert refused.error_lines() == [
-        "error: 3 rows are zero vectors (every feature 0, e.g. empty documents), which have "
-        "no direction under --distance cosine; remove them, or pass --zero-vectors drop to "
-        "leave them out of the fit and count them."
+        "error: 3 rows become zero vectors once --scale centres them (rows equal to the "
+        "features' mean), which have no direction under --distance cosine; remove them, or "
+        "pass --zero-vectors drop to leave them out of the fit and count them."
     ]
     assert_nothing_written(out)
     dropped = in_process(spark, capsys, *args, "--zero-vectors", "drop")

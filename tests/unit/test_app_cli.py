@@ -365,7 +365,7 @@ def py4j_error(exception: JavaException, call: str = "o45.create") -> Exception:
 @pytest.mark.parametrize(
     ("exception", "line"),
     [
-        (  # a HadoopFS call on an output the job may not write
+        (  # a JobFS call on an output the job may not write
             JavaException("java.io.IOException: Mkdirs failed to create /proc/out (exists=false)"),
             "java.io.IOException: Mkdirs failed to create /proc/out (exists=false)",
         ),

@@ -131,7 +131,6 @@ def test_load_failures_name_the_model(models: LocalFS, monkeypatch: pytest.Monke
 
 def test_a_session_less_file_system_is_the_clients() -> None:
     assert type(io.JobFS()) is io.ArrowFS
-    assert io.HadoopFS is io.JobFS  # the name elbow and reporting know it by
 
 
 def test_arrow_fs_on_local_paths(fs: LocalFS) -> None:
