@@ -22,7 +22,7 @@ from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.handle import BlockHandle
 from kmeans_spark.lloyd import LloydResult, run_lloyd_runs
 from kmeans_spark.load import Affine, InputStage, LoadSettings, check_handles
-from kmeans_spark.metrics import compute_metrics
+from kmeans_spark.metrics import CENTER_SETS, compute_metrics
 from kmeans_spark.model import KMeansModel
 from kmeans_spark.params import KMeansParams
 from kmeans_spark.progress import RunProgress
@@ -244,7 +244,10 @@ class KMeans(
         self._log_start(dataset)
         stage = self._input_stage
         with self._resident_blocks(dataset) as blocks:
-            rows, dim, affine = self._load(blocks, phases, centers=self.getK() * self.getNInit())
+            # every run's centres in Lloyd; the best run's twice in the metrics' pass
+            measured = stage is not None and stage.metrics_sample > 0
+            centers = max(self.getK() * self.getNInit(), CENTER_SETS * self.getK() * measured)
+            rows, dim, affine = self._load(blocks, phases, centers=centers)
             with _timed(phases, "init"):
                 inits = self._seed_centers(blocks, dim, affine)
             with _timed(phases, "lloyd"):
@@ -372,7 +375,8 @@ class KMeans(
         phases: dict[str, float] = {}
         started = time.perf_counter()
         with est._resident_blocks(dataset) as blocks:
-            rows, dim, affine = est._load(blocks, phases, centers=sum(wanted))
+            centers = sum(wanted) * (CENTER_SETS if metrics else 1)
+            rows, dim, affine = est._load(blocks, phases, centers=centers)
             outcome = sweep_blocks(
                 blocks,
                 wanted,

@@ -57,6 +57,10 @@ from kmeans_spark.kernels.scores import (
     spark_silhouette,
 )
 
+#: The metrics' second pass holds two ``k x d`` sets per centre set (the centres and their
+#: clusters' means, each shipped and tiled as a pass's centres are): what the fit's memory
+#: check (:func:`kmeans_spark.blocks.check_centers_memory`) counts a centre set as.
+CENTER_SETS = 2
 #: Rows of the sample scikit-learn's silhouette is computed on, by default.
 DEFAULT_SAMPLE_SIZE = 10_000
 #: Salt of the sample's per-block random streams (the load's seeding sample has its own).

@@ -390,3 +390,23 @@ def test_sparse_blocks_are_scaled_where_they_lie_but_never_centred(
     np.testing.assert_allclose(centres(sparse_model), centres(dense_model), atol=1e-9)
     with pytest.raises(KMeansInputError, match="sparse features can be scaled, not centred"):
         fit(sparse_df, 1.0)
+
+
+def test_a_sweep_whose_metrics_centres_cannot_fit_a_task_is_refused_before_seeding(
+    spark: Any,
+) -> None:
+    """The memory rule counts what a pass holds: a sweep's Lloyd passes hold every k's
+    centres (2+...+9 = 44 rows of 2^18 features: 264 MiB of the 512 MiB a task of this
+    local[2], 1g session has), its metrics' pass twice as many (528 MiB): refused in one
+    line with metrics, before any seeding; fitted without."""
+    from pyspark.ml.linalg import SparseVector
+
+    width = 2**18
+    rows = [(SparseVector(width, [i, width - 1 - i], [1.0, 2.0]),) for i in range(12)]
+    df = spark.createDataFrame(rows, ["features"])
+    sweep = KMeans(seed=1, maxIter=1)
+    with pytest.raises(KMeansInputError, match=r"^k x features = 88 x 262144 dense centres"):
+        sweep.sweep(df, ks=range(2, 10))
+    assert [m.getK() for m in sweep.sweep(df, ks=range(2, 10), metrics=False).models] == list(
+        range(2, 10)
+    )
