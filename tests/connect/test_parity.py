@@ -25,10 +25,12 @@ COSINE: dict[str, Any] = {**PARAMS, "distanceMeasure": "cosine", "initMode": "ra
 #: ``numPartitions`` below, at and above the input's 4 partitions (coalesced, as it is, and
 #: repartitioned: under Connect the count is unknown before the load, so the first and the
 #: last load twice), with weights on the last.
+#: One start and fewer iterations each: the blocks are what these cases compare.
+QUICK: dict[str, Any] = {**PARAMS, "nInit": 1, "maxIter": 8}
 PARTITIONED: dict[str, dict[str, Any]] = {
-    "numPartitions=3": {**PARAMS, "numPartitions": 3},
-    "numPartitions=4": {**PARAMS, "numPartitions": 4},
-    "numPartitions=6, weighted": {**PARAMS, "numPartitions": 6, "weightCol": "w"},
+    "numPartitions=3": {**QUICK, "numPartitions": 3},
+    "numPartitions=4": {**QUICK, "numPartitions": 4},
+    "numPartitions=6, weighted": {**QUICK, "numPartitions": 6, "weightCol": "w"},
 }
 
 
