@@ -276,6 +276,15 @@ class BlockTransport(Protocol):
     def uncache(self) -> None: ...
 
 
+def in_partitions(df: DataFrame, wanted: int, current: int) -> DataFrame:
+    """``df`` (of ``current`` partitions) in ``wanted``: as it is when they are equal
+    (coalescing to the same count is not a no-op: its grouping may reorder partitions),
+    coalesced when fewer are wanted (no shuffle), else repartitioned."""
+    if wanted == current:
+        return df
+    return df.coalesce(wanted) if wanted < current else df.repartition(wanted)
+
+
 def choose_transport(spark: SparkSession, tuning: Tuning = DEFAULT_TUNING) -> BlockTransport:
     """The RDD transport in a classic session (its pass measured ~0.1 s faster), the
     DataFrame one under Spark Connect (no RDD there); ``tuning.transport`` may force
@@ -361,11 +370,7 @@ class ResidentBlocks:
         load found more, else repartitioned), as a classic session would have loaded it:
         for a ``numPartitions`` the session could not check before the load (Spark Connect
         has no partition count)."""
-        source = self._features
-        if partitions < len(self.handles):
-            self._features = source.coalesce(partitions)
-        else:
-            self._features = source.repartition(partitions)
+        self._features = in_partitions(self._features, partitions, len(self.handles))
         return self.load()
 
     def transform(self, affine: Affine, *, spherical: bool) -> list[BlockHandle]:

@@ -16,7 +16,13 @@ from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import DataFrame, SparkSession
 
 from kmeans_spark import options, seeding
-from kmeans_spark.blocks import BlockTransport, FittedBlocks, ResidentBlocks, choose_transport
+from kmeans_spark.blocks import (
+    BlockTransport,
+    FittedBlocks,
+    ResidentBlocks,
+    choose_transport,
+    in_partitions,
+)
 from kmeans_spark.dataset import feature_name, prepare
 from kmeans_spark.errors import KMeansInputError
 from kmeans_spark.handle import BlockHandle
@@ -472,16 +478,13 @@ class KMeans(
         Under Spark Connect the partition count cannot be had before the load (no RDD): the
         input is loaded as it is, and a load of another count than ``numPartitions`` loads
         again from the coalesced or repartitioned input (:meth:`_load`), which is what a
-        classic session loads, so both store the same blocks and give the same centres.
-        (Coalescing to the same count is not a no-op: its grouping may reorder
-        partitions.)"""
+        classic session loads (:func:`~kmeans_spark.blocks.in_partitions` both times), so
+        both store the same blocks and give the same centres."""
         wanted = self.getNumPartitions()
         if wanted == 0:  # coalesce never adds partitions, so no need to count them first
             return features.coalesce(transport.default_parallelism())
         current = transport.partitions(features)
-        if current is None or wanted == current:
-            return features
-        return features.coalesce(wanted) if wanted < current else features.repartition(wanted)
+        return features if current is None else in_partitions(features, wanted, current)
 
     def _seed_centers(
         self, blocks: ResidentBlocks, dim: int, affine: Affine | None
